@@ -1,0 +1,127 @@
+"""`dms bench`: how fast the vision stage runs on this board.
+
+Frames are decoded first (timed as their own stage), so the CPU time per frame is the vision stage's alone and
+not the video decoder's threads. One untimed warm-up pass lets the runtime settle its caches.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import resource
+import time
+from pathlib import Path
+from typing import Any
+
+import cv2
+
+from edge.config import Config
+from edge.stats import StageTimer
+from edge.types import Frame
+from edge.vision.pipeline import VisionPipeline
+
+WARMUP_FRAMES = 10
+
+
+def _decode(video: Path, max_frames: int, timer: StageTimer) -> tuple[list[Frame], float]:
+    cap = cv2.VideoCapture(str(video))
+    if not cap.isOpened():
+        raise ValueError(f"cannot open video {video}")
+    fps = cap.get(cv2.CAP_PROP_FPS) or 30.0
+    frames: list[Frame] = []
+    try:
+        while len(frames) < max_frames:
+            start = time.perf_counter()
+            ok, image = cap.read()
+            if not ok:
+                break
+            timer.record("decode", time.perf_counter() - start)
+            frames.append(Frame(image, len(frames) / fps, len(frames)))
+    finally:
+        cap.release()
+    if not frames:
+        raise ValueError(f"no frames could be read from {video}")
+    return frames, fps
+
+
+def _board() -> dict[str, Any]:
+    info: dict[str, Any] = {
+        "machine": platform.machine(),
+        "system": platform.system(),
+        "python": platform.python_version(),
+        "cpus": os.cpu_count(),
+        "opencv": cv2.__version__,
+    }
+    model = Path("/proc/device-tree/model")  # Raspberry Pi and Jetson name themselves here
+    if model.is_file():
+        info["board"] = model.read_text(errors="replace").strip("\x00\n ")
+    else:
+        try:
+            for line in Path("/proc/cpuinfo").read_text().splitlines():
+                if line.startswith("model name"):
+                    info["cpu"] = line.split(":", 1)[1].strip()
+                    break
+        except OSError:
+            pass
+    return info
+
+
+def run_bench(video: Path, cfg: Config, max_frames: int = 500) -> dict[str, Any]:
+    timer = StageTimer()
+    frames, fps = _decode(video, max_frames, timer)
+    pipeline = VisionPipeline.from_config(cfg, timer)
+    for frame in frames[:WARMUP_FRAMES]:
+        pipeline.process(frame)
+    pipeline.reset()
+    decode = timer.percentiles_ms().get("decode")
+    timer.clear()
+
+    faces = 0
+    cpu0, wall0 = time.process_time(), time.perf_counter()
+    for frame in frames:
+        start = time.perf_counter()
+        faces += pipeline.process(frame).present
+        timer.record("vision", time.perf_counter() - start)
+    cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
+
+    n = len(frames)
+    stages = timer.percentiles_ms()
+    if decode:
+        stages["decode"] = decode
+    h, w = frames[0].image.shape[:2]
+    return {
+        "video": str(video),
+        "frames": n,
+        "frame_size": [w, h],
+        "video_fps": round(fps, 3),
+        "fps": round(n / wall, 1),
+        "cpu_ms_per_frame": round(cpu / n * 1000.0, 3),
+        "wall_ms_per_frame": round(wall / n * 1000.0, 3),
+        "face_found_pct": round(100.0 * faces / n, 2),
+        # ru_maxrss is in KiB on Linux; it includes the decoded frames held for the run.
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0, 1),
+        "stages": stages,
+        "runtime": {
+            "backend": pipeline.detector.model.backend,
+            "num_threads": cfg.runtime.num_threads,
+            "opencv_threads": cfg.runtime.opencv_threads,
+            "normalise": cfg.vision.normalise,
+            "emotion_hz": cfg.vision.emotion_hz,
+        },
+        "board": _board(),
+    }
+
+
+def format_table(result: dict[str, Any]) -> str:
+    w, h = result["frame_size"]
+    lines = [
+        f"{result['frames']} frames of {w}x{h} from {Path(result['video']).name}; face found in "
+        f"{result['face_found_pct']} %",
+        f"vision stage: {result['cpu_ms_per_frame']:.2f} ms CPU per frame, {result['fps']:.0f} fps, "
+        f"peak RSS {result['peak_rss_mb']:.0f} MB",
+        "",
+        f"{'stage':<12}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'count':>8}",
+    ]
+    for name, row in result["stages"].items():
+        lines.append(f"{name:<12}{row['p50_ms']:>9.3f}{row['p95_ms']:>9.3f}{row['p99_ms']:>9.3f}{row['count']:>8}")
+    return "\n".join(lines)

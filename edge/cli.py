@@ -1,0 +1,215 @@
+"""The `dms` command line. Exit codes: 0 success, 1 a failure while running, 2 bad config or arguments."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Sequence
+
+from edge.config import Config, ConfigError, load_config
+
+if TYPE_CHECKING:
+    from edge.replay import ReplaySummary
+
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+log = logging.getLogger("edge.cli")
+
+
+class UsageError(Exception):
+    """A bad argument: reported on stderr, exit code 2."""
+
+
+def _config(args: argparse.Namespace) -> Config:
+    cfg = load_config(args.config)
+    from edge.runtime import configure_process
+
+    configure_process(cfg.runtime.opencv_threads)
+    return cfg
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    cfg = load_config(args.config)
+    where = args.config or "(defaults)"
+    print(f"{where}: OK (device_id {cfg.device_id}, camera {cfg.camera.source!r}, models in {cfg.runtime.models_dir})")
+    return EXIT_OK
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    from edge.assets import AssetError, is_valid
+    from edge.models import fetch_all, load_manifest
+
+    cfg = load_config(args.config)
+    models_dir = cfg.runtime.models_dir
+    if args.action == "fetch":
+        try:
+            fetch_all(models_dir)
+        except AssetError as err:
+            print(f"error: {err}", file=sys.stderr)
+            return EXIT_FAILURE
+        return EXIT_OK
+    for entry in load_manifest().values():
+        path = entry.path(models_dir)
+        state = "present" if is_valid(path, entry.sha256) else ("WRONG SHA256" if path.exists() else "missing")
+        origin = entry.source.requirement if entry.source else "project's own"
+        print(f"{entry.name}  [{state}]  {path}  ({origin}, {entry.licence})")
+        print(f"    input:  {entry.input}")
+        print(f"    output: {entry.output}")
+        if entry.labels:
+            print(f"    labels: {', '.join(entry.labels)}")
+    return EXIT_OK
+
+
+def _open_replay(path: Path, cfg: Config):
+    from edge.sources.recording import RecordingError, open_replay
+
+    try:
+        return open_replay(path, default_fps=cfg.camera.fps)
+    except RecordingError as err:
+        raise UsageError(str(err)) from None
+
+
+def _replay_one(path: Path, cfg: Config, sinks: list, speed: float, label: str = "") -> ReplaySummary:
+    from edge.progress import ProgressBar
+    from edge.replay import replay
+    from edge.vision.pipeline import VisionPipeline
+
+    source = _open_replay(path, cfg)
+    pipeline = VisionPipeline.from_config(cfg)
+    bar = ProgressBar(source.frame_count, label)
+    try:
+        with source:
+            return replay(source, pipeline, sinks, cfg.state.state_hz, speed, on_frame=lambda n, _: bar.update(n))
+    finally:
+        bar.close()
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    from edge.sinks.console import ConsoleSink
+    from edge.sinks.jsonl import JsonlSink
+
+    cfg = _config(args)
+    if args.speed < 0:
+        raise UsageError("--speed must be >= 0 (0: as fast as possible, 1: real time)")
+    sinks = [JsonlSink(args.jsonl)] if args.jsonl else []
+    if not args.quiet and args.jsonl != "-":
+        sinks.append(ConsoleSink())
+    try:
+        summary = _replay_one(Path(args.path), cfg, sinks, args.speed)
+    finally:
+        for sink in sinks:
+            sink.close()
+    print(f"{args.path}: {summary.line()}", file=sys.stderr)
+    return EXIT_OK
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from edge.assets import AssetError
+    from edge.demo import DEMO_ORDER, clip_path
+    from edge.sinks.console import ConsoleSink
+
+    cfg = _config(args)
+    try:
+        clips = [clip_path(name) for name in DEMO_ORDER]
+    except AssetError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return EXIT_FAILURE
+    summaries = []
+    for clip in clips:
+        print(f"\n== {clip.name}: driver state at {cfg.state.state_hz:g} Hz ==")
+        sink = ConsoleSink()
+        summaries.append((clip.name, _replay_one(clip, cfg, [sink], args.speed, label=f"{clip.name} ")))
+    print("\n== summary ==")
+    for name, summary in summaries:
+        print(f"{name}: {summary.line()}")
+    return EXIT_OK
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from edge.bench import format_table, run_bench
+
+    cfg = _config(args)
+    if args.video:
+        video = Path(args.video)
+        if not video.is_file():
+            raise UsageError(f"--video {video}: no such file")
+    else:
+        from edge.demo import clip_path
+
+        video = clip_path("WolfgangLanger_Pexels.mp4")
+    if args.threads:
+        cfg = cfg.model_copy(update={"runtime": cfg.runtime.model_copy(update={"num_threads": args.threads})})
+    try:
+        result = run_bench(video, cfg, args.max_frames)
+    except ValueError as err:
+        raise UsageError(str(err)) from None
+    print(format_table(result))
+    if args.json:
+        Path(args.json).write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+        print(f"\nwrote {args.json}")
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="dms", description="Edge driver monitoring system")
+    parser.add_argument("--log-level", default="WARNING", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def with_config(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        p.add_argument("--config", metavar="FILE", help="TOML config (default: built-in defaults)")
+        return p
+
+    p = with_config(sub.add_parser("check", help="validate a config file without starting anything"))
+    p.set_defaults(func=cmd_check)
+
+    p = with_config(sub.add_parser("models", help="list or fetch the models"))
+    p.add_argument("action", choices=["list", "fetch"])
+    p.set_defaults(func=cmd_models)
+
+    p = with_config(sub.add_parser("replay", help="replay a video file or a recorded drive through the pipeline"))
+    p.add_argument("path", help="a video file or a drive folder (docs/recording.md)")
+    p.add_argument("--jsonl", metavar="OUT", help="write every message as JSON lines to OUT ('-' for stdout)")
+    p.add_argument("--speed", type=float, default=0.0, help="0: as fast as possible (default); 1: real time")
+    p.add_argument("--quiet", action="store_true", help="do not print state lines (the summary still goes to stderr)")
+    p.set_defaults(func=cmd_replay)
+
+    p = with_config(sub.add_parser("demo", help="fetch real face clips and replay them, printing the driver state"))
+    p.add_argument("--speed", type=float, default=0.0)
+    p.set_defaults(func=cmd_demo)
+
+    p = with_config(sub.add_parser("bench", help="time the vision stage on a video"))
+    p.add_argument("--video", metavar="FILE", help="default: the demo clip WolfgangLanger_Pexels.mp4")
+    p.add_argument("--json", metavar="OUT", help="also write the results as JSON")
+    p.add_argument("--max-frames", type=int, default=500)
+    p.add_argument("--threads", type=int, help="interpreter threads (overrides runtime.num_threads)")
+    p.set_defaults(func=cmd_bench)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        return args.func(args)
+    except ConfigError as err:
+        print(err.report(), file=sys.stderr)
+        return EXIT_USAGE
+    except UsageError as err:
+        print(f"dms {args.command}: {err}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:  # `dms ... | head`: the reader left; not an error
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
+    except Exception as err:  # the CLI's last line of defence: one clear line, the trace only in debug
+        log.debug("failed", exc_info=True)
+        print(f"dms {args.command}: error: {err}", file=sys.stderr)
+        return EXIT_FAILURE
+
+
+if __name__ == "__main__":
+    sys.exit(main())

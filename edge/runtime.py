@@ -1,0 +1,148 @@
+"""TFLite interpreter wrapper: backend choice, threads, (de)quantisation.
+
+ai-edge-litert is preferred (numpy 2, Python 3.10-3.13, x86_64 and aarch64); tflite-runtime 2.14 is the fallback
+for boards stuck on numpy < 2. Each model gets one interpreter, built once, used by one worker thread.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import numpy as np
+
+log = logging.getLogger("edge.runtime")
+
+
+def configure_process(num_opencv_threads: int) -> None:
+    """Process-wide settings, applied once by the CLI before workers start."""
+    import cv2
+
+    if num_opencv_threads > 0:
+        cv2.setNumThreads(num_opencv_threads)
+
+
+class RuntimeUnavailable(RuntimeError):
+    pass
+
+
+def _litert() -> Callable[..., Any]:
+    from ai_edge_litert.interpreter import Interpreter
+
+    return Interpreter
+
+
+def _tflite_runtime() -> Callable[..., Any]:
+    from tflite_runtime.interpreter import Interpreter
+
+    return Interpreter
+
+
+_BACKENDS: dict[str, Callable[[], Callable[..., Any]]] = {"litert": _litert, "tflite-runtime": _tflite_runtime}
+
+
+def interpreter_class(backend: str = "auto") -> tuple[str, Callable[..., Any]]:
+    """Return (backend name, Interpreter class). 'auto' tries ai-edge-litert, then tflite-runtime."""
+    names = list(_BACKENDS) if backend == "auto" else [backend]
+    errors = []
+    for name in names:
+        if name not in _BACKENDS:
+            raise RuntimeUnavailable(f"unknown runtime backend {name!r}; expected one of {sorted(_BACKENDS)}")
+        try:
+            return name, _BACKENDS[name]()
+        except ImportError as err:
+            errors.append(f"{name}: {err}")
+    raise RuntimeUnavailable(
+        "no TFLite runtime could be imported (" + "; ".join(errors) + "). Install ai-edge-litert "
+        "(pip install ai-edge-litert), or tflite-runtime with numpy<2."
+    )
+
+
+@contextmanager
+def _native_stderr_to_log() -> Iterator[None]:
+    """The runtime's C++ side prints "INFO: Created TensorFlow Lite XNNPACK delegate" straight to fd 2 for every
+    interpreter; no variable silences it. Capture fd 2 while one is built and pass the lines on through logging
+    (INFO lines at debug level, anything else as a warning), so nothing is lost and the journal stays clean."""
+    try:
+        saved = os.dup(2)
+    except OSError:  # no fd 2 at all
+        yield
+        return
+    with tempfile.TemporaryFile(mode="w+b") as capture:
+        os.dup2(capture.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            capture.seek(0)
+            for line in capture.read().decode(errors="replace").splitlines():
+                if line.strip():
+                    log.log(logging.DEBUG if line.startswith("INFO:") else logging.WARNING, "runtime: %s", line)
+
+
+@dataclass(frozen=True, slots=True)
+class TensorSpec:
+    name: str
+    shape: tuple[int, ...]
+    dtype: str
+    scale: float
+    zero_point: int
+
+
+class Model:
+    """One loaded .tflite model. `run(*inputs)` takes float arrays, quantises them when the model's inputs are
+    integer, and returns float outputs (dequantised), in the model's output order."""
+
+    def __init__(self, path: str | Path, num_threads: int = 1, backend: str = "auto"):
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise FileNotFoundError(f"model file not found: {self.path} (run `dms models fetch`)")
+        self.backend, cls = interpreter_class(backend)
+        with _native_stderr_to_log():
+            self._interp = cls(model_path=str(self.path), num_threads=num_threads)
+            self._interp.allocate_tensors()
+        self._inputs = self._interp.get_input_details()
+        self._outputs = self._interp.get_output_details()
+        self.inputs = [_spec(d) for d in self._inputs]
+        self.outputs = [_spec(d) for d in self._outputs]
+
+    def run(self, *inputs: np.ndarray) -> list[np.ndarray]:
+        if len(inputs) != len(self._inputs):
+            raise ValueError(f"{self.path.name} takes {len(self._inputs)} inputs, got {len(inputs)}")
+        for detail, x in zip(self._inputs, inputs):
+            self._interp.set_tensor(detail["index"], _quantise(x, detail))
+        self._interp.invoke()
+        return [_dequantise(self._interp.get_tensor(d["index"]), d) for d in self._outputs]
+
+
+def _spec(detail: dict[str, Any]) -> TensorSpec:
+    scale, zero = detail.get("quantization", (0.0, 0))
+    return TensorSpec(
+        detail["name"], tuple(int(s) for s in detail["shape"]), np.dtype(detail["dtype"]).name, float(scale), int(zero)
+    )
+
+
+def _quantise(x: np.ndarray, detail: dict[str, Any]) -> np.ndarray:
+    dtype = np.dtype(detail["dtype"])
+    if dtype.kind == "f":
+        return np.ascontiguousarray(x, dtype=dtype)
+    scale, zero = detail["quantization"]
+    if not scale:
+        return np.ascontiguousarray(x, dtype=dtype)
+    info = np.iinfo(dtype)
+    return np.clip(np.round(x / scale + zero), info.min, info.max).astype(dtype)
+
+
+def _dequantise(y: np.ndarray, detail: dict[str, Any]) -> np.ndarray:
+    if np.dtype(detail["dtype"]).kind == "f":
+        return y.copy()
+    scale, zero = detail["quantization"]
+    if not scale:
+        return y.astype(np.float32)
+    return (y.astype(np.float32) - zero) * scale

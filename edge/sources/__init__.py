@@ -1,0 +1,1 @@
+"""Sources: the live camera (camera.py) and recorded drives (recording.py)."""

@@ -1,0 +1,328 @@
+"""The live camera: source parsing, opening with the right OpenCV backend, and a supervised capture thread.
+
+The thread keeps only the newest frame in a single slot, so the vision worker never falls behind the camera;
+frames replaced before anyone took them are counted as dropped. Device errors never kill the thread: it
+releases the device, reports "unavailable" with the reason, and reopens with exponential backoff.
+Privacy: frames stay in memory; they are never written to disk or logged.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import math
+import os
+import re
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import cv2
+import numpy as np
+
+from edge.config import CameraConfig
+from edge.types import Frame
+
+log = logging.getLogger("edge.camera")
+
+SourceKind = Literal["file", "v4l2", "gstreamer"]
+CameraState = Literal["starting", "ok", "unavailable", "stopped"]
+
+_FPS_WINDOW_S = 2.0
+_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+
+
+class CameraError(Exception):
+    """A camera source that cannot be parsed or opened; the message names the source."""
+
+
+@dataclass(frozen=True, slots=True)
+class SourceSpec:
+    kind: SourceKind
+    target: str | int  # file path or URL, V4L2 index or device path, or GStreamer pipeline
+
+
+def parse_source(spec: str) -> SourceSpec:
+    """ "gst:<pipeline>" → GStreamer; "0", "/dev/video0", "/dev/v4l/by-id/…" → V4L2; else a video file or URL."""
+    text = spec.strip()
+    if not text:
+        raise CameraError("camera source is empty: give a video file, a V4L2 device (0, /dev/video0) or gst:<pipeline>")
+    if text.startswith("gst:"):
+        pipeline = text[4:].strip()
+        if not pipeline:
+            raise CameraError(f"camera source {spec!r}: empty GStreamer pipeline after 'gst:'")
+        return SourceSpec("gstreamer", pipeline)
+    if text.isdigit():
+        return SourceSpec("v4l2", int(text))
+    # /dev/v4l/by-id/… and by-path/… are the stable names of the same devices.
+    if text.startswith(("/dev/video", "/dev/v4l/")):
+        return SourceSpec("v4l2", text)
+    # Network streams (rtsp://, http://) go through FFmpeg like files but cannot be checked on disk.
+    if not _URL.match(text) and not Path(text).is_file():
+        raise CameraError(f"camera source {text!r}: no such video file")
+    return SourceSpec("file", text)
+
+
+@functools.cache
+def gstreamer_available() -> bool:
+    """Whether this OpenCV build has the GStreamer backend (pip wheels usually do not)."""
+    match = re.search(r"GStreamer:\s*(\w+)", cv2.getBuildInformation())
+    return bool(match) and match.group(1).upper() == "YES"
+
+
+def open_capture(spec: SourceSpec | str, cfg: CameraConfig) -> cv2.VideoCapture:
+    """Open `spec` with the backend its kind needs; raise CameraError naming the source when it does not open."""
+    if isinstance(spec, str):
+        spec = parse_source(spec)
+    if spec.kind == "gstreamer":
+        if not gstreamer_available():
+            raise CameraError(
+                f"camera source gst:{spec.target}: this OpenCV build has no GStreamer support "
+                "(cv2.getBuildInformation() says 'GStreamer: NO'); install an OpenCV built with GStreamer "
+                "(e.g. the distribution's python3-opencv) or use a V4L2 device"
+            )
+        cap = cv2.VideoCapture(str(spec.target), cv2.CAP_GSTREAMER)
+    elif spec.kind == "v4l2":
+        # A stalled V4L2 device blocks each read for OpenCV's select timeout (10 s by default, read once per
+        # process); bring it near frame_timeout_s so a stuck camera is reopened in time.
+        os.environ.setdefault("OPENCV_VIDEOIO_V4L_SELECT_TIMEOUT", str(max(1, math.ceil(cfg.frame_timeout_s))))
+        cap = cv2.VideoCapture(spec.target, cv2.CAP_V4L2)
+        if cap.isOpened():
+            _request_format(cap, cfg)
+    else:
+        # The FFmpeg read timeout bounds a stalled network stream (rtsp://) like the V4L2 one above.
+        timeout_ms = int(cfg.frame_timeout_s * 1000)
+        params = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, max(timeout_ms, 5000), cv2.CAP_PROP_READ_TIMEOUT_MSEC, timeout_ms]
+        cap = cv2.VideoCapture(str(spec.target), cv2.CAP_FFMPEG, params)
+        if not cap.isOpened():  # another backend may still read it (e.g. an image sequence)
+            cap = cv2.VideoCapture(str(spec.target), cv2.CAP_ANY)
+    if not cap.isOpened():
+        cap.release()
+        raise CameraError(f"camera source {_describe(spec)}: could not be opened")
+    return cap
+
+
+def _request_format(cap: cv2.VideoCapture, cfg: CameraConfig) -> None:
+    # The pixel format goes first: it decides which sizes and rates the driver offers.
+    if cfg.fourcc is not None:
+        cap.set(cv2.CAP_PROP_FOURCC, cv2.VideoWriter_fourcc(*cfg.fourcc))
+    if cfg.width is not None:
+        cap.set(cv2.CAP_PROP_FRAME_WIDTH, cfg.width)
+    if cfg.height is not None:
+        cap.set(cv2.CAP_PROP_FRAME_HEIGHT, cfg.height)
+    cap.set(cv2.CAP_PROP_FPS, cfg.fps)
+
+
+def _describe(spec: SourceSpec) -> str:
+    if spec.kind == "gstreamer":
+        return f"gst:{spec.target}"
+    if spec.kind == "v4l2" and isinstance(spec.target, int):
+        return f"V4L2 device {spec.target} (/dev/video{spec.target})"
+    return repr(spec.target) if spec.kind == "file" else f"V4L2 device {spec.target}"
+
+
+@dataclass(frozen=True, slots=True)
+class CameraHealth:
+    state: CameraState
+    fps: float  # frames captured per second over the last ~2 s
+    frames: int  # captured since start, across reopens
+    dropped: int  # captured but replaced before the consumer took them
+    reopens: int  # times the source was reopened after a failure (file loops are not counted)
+    errors: int  # failures of any kind: open, read, timeout, unexpected exceptions
+    last_frame_age_s: float | None  # None before the first frame
+    last_error: str | None
+
+
+class _Failure(Exception):
+    """A capture failure that the thread reports and recovers from by reopening."""
+
+    def __init__(self, message: str, got_frames: bool):
+        super().__init__(message)
+        self.got_frames = got_frames  # whether this opening delivered frames before failing
+
+
+class LiveCamera:
+    """The live frame source: a named thread ("camera") that keeps only the newest frame.
+
+    `Frame.t` is `clock()` right after the grab (for a file, after pacing it to its own rate); `Frame.index`
+    grows by one per captured frame across reopens. Use `latest()` to take frames and `health()` to report.
+    """
+
+    def __init__(self, cfg: CameraConfig, clock: Callable[[], float] = time.monotonic):
+        self._cfg = cfg
+        self._clock = clock
+        self._cond = threading.Condition()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        # Everything below is guarded by self._cond.
+        self._slot: Frame | None = None
+        self._slot_taken = True
+        self._next_index = 0
+        self._dropped = 0
+        self._reopens = 0
+        self._errors = 0
+        self._failing = False
+        self._last_error: str | None = None
+        self._last_frame_t: float | None = None
+        self._recent: deque[float] = deque()
+
+    # -- consumer side --------------------------------------------------------------------------------------
+
+    def start(self) -> LiveCamera:
+        if self._thread is not None:
+            raise RuntimeError("LiveCamera already started")
+        self._thread = threading.Thread(target=self._run, name="camera", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop the thread, wait for it to release the device, and wake any waiting consumer."""
+        self._stop.set()
+        with self._cond:
+            self._cond.notify_all()
+        if self._thread is not None:
+            # A read blocked inside the driver cannot be interrupted; it returns within its own timeout.
+            self._thread.join(timeout=self._cfg.frame_timeout_s + 5.0)
+            if self._thread.is_alive():
+                log.error("camera thread did not stop within %.1f s", self._cfg.frame_timeout_s + 5.0)
+
+    def __enter__(self) -> LiveCamera:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    def latest(self, after_index: int = -1, timeout: float = 1.0) -> Frame | None:
+        """The newest frame with index > after_index, waiting up to `timeout` s; None on timeout or stop."""
+
+        def ready() -> bool:
+            return self._stop.is_set() or (self._slot is not None and self._slot.index > after_index)
+
+        with self._cond:
+            self._cond.wait_for(ready, timeout)
+            frame = self._slot
+            if frame is None or frame.index <= after_index:
+                return None
+            self._slot_taken = True
+            return frame
+
+    def health(self) -> CameraHealth:
+        with self._cond:
+            now = self._clock()
+            age = None if self._last_frame_t is None else max(0.0, now - self._last_frame_t)
+            if self._stop.is_set():
+                state: CameraState = "stopped"
+            elif self._failing or (age is not None and age > self._cfg.frame_timeout_s):
+                # The age check also covers a read that is still blocked inside the driver.
+                state = "unavailable"
+            elif age is None:
+                state = "starting"
+            else:
+                state = "ok"
+            recent = [t for t in self._recent if now - t <= _FPS_WINDOW_S]
+            span = recent[-1] - recent[0] if len(recent) > 1 else 0.0
+            return CameraHealth(
+                state=state,
+                fps=(len(recent) - 1) / span if span > 0 else 0.0,
+                frames=self._next_index,
+                dropped=self._dropped,
+                reopens=self._reopens,
+                errors=self._errors,
+                last_frame_age_s=age,
+                last_error=self._last_error,
+            )
+
+    # -- capture thread -------------------------------------------------------------------------------------
+
+    def _run(self) -> None:
+        backoff = self._cfg.reopen_initial_s
+        while not self._stop.is_set():
+            try:
+                got_frames = self._capture_once()
+            except Exception as err:  # noqa: BLE001 - the thread must survive anything a driver throws
+                got_frames = isinstance(err, _Failure) and err.got_frames
+                self._report_failure(err)
+                if got_frames:  # a good frame since the last failure resets the backoff
+                    backoff = self._cfg.reopen_initial_s
+                if self._stop.wait(backoff):
+                    break
+                backoff = min(backoff * 2.0, self._cfg.reopen_max_s)
+                with self._cond:
+                    self._reopens += 1
+                log.info("reopening camera source %r", self._cfg.source)
+                continue
+            if got_frames:  # a file reached its end: loop without counting an error
+                backoff = self._cfg.reopen_initial_s
+        with self._cond:
+            self._cond.notify_all()
+
+    def _capture_once(self) -> bool:
+        """Open the source and pump frames until stop or the end of a file (True). Raises on failure."""
+        spec = parse_source(self._cfg.source)
+        cap = open_capture(spec, self._cfg)
+        try:
+            period = self._file_period(cap) if spec.kind == "file" else None
+            got = False
+            due = time.monotonic()
+            last_good = time.monotonic()
+            while not self._stop.is_set():
+                ok, image = cap.read()
+                now_real = time.monotonic()
+                if not ok or image is None:
+                    if period is not None and got:
+                        return True  # end of file: the caller reopens it at once
+                    raise _Failure(f"camera source {self._cfg.source!r}: read failed", got)
+                # A camera may take a while to deliver its first frame; afterwards a long gap means a stall.
+                if got and now_real - last_good > self._cfg.frame_timeout_s:
+                    raise _Failure(
+                        f"camera source {self._cfg.source!r}: no frame for {now_real - last_good:.1f} s", got
+                    )
+                if period is not None:
+                    # Pace a file at its own rate on real time; after a long stall, resync instead of bursting.
+                    due = max(due + period, now_real - period)
+                    if self._stop.wait(max(0.0, due - now_real)):
+                        break
+                last_good = time.monotonic()
+                got = True
+                self._publish(image)
+            return got
+        finally:
+            cap.release()
+
+    def _file_period(self, cap: cv2.VideoCapture) -> float:
+        fps = cap.get(cv2.CAP_PROP_FPS)
+        if not (math.isfinite(fps) and 0.0 < fps <= 1000.0):
+            fps = self._cfg.fps
+        return 1.0 / fps
+
+    def _publish(self, image: np.ndarray) -> None:
+        t = self._clock()
+        with self._cond:
+            if self._slot is not None and not self._slot_taken:
+                self._dropped += 1
+            self._slot = Frame(image=image, t=t, index=self._next_index)
+            self._slot_taken = False
+            self._next_index += 1
+            if self._failing:
+                log.info("camera source %r delivers frames again", self._cfg.source)
+            self._failing = False
+            self._last_frame_t = t
+            self._recent.append(t)
+            while self._recent and t - self._recent[0] > _FPS_WINDOW_S:
+                self._recent.popleft()
+            self._cond.notify_all()
+
+    def _report_failure(self, err: Exception) -> None:
+        message = str(err)
+        if not isinstance(err, (_Failure, CameraError)):
+            log.exception("unexpected camera error")
+            message = f"camera source {self._cfg.source!r}: {type(err).__name__}: {err}"
+        with self._cond:
+            self._errors += 1
+            self._failing = True
+            self._last_error = message
+        log.warning("%s; camera unavailable", message)

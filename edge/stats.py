@@ -1,0 +1,45 @@
+"""Per-stage latency recording with bounded memory, and percentiles for `dms bench` and the stats topic."""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from contextlib import contextmanager
+from typing import Iterator
+
+import numpy as np
+
+
+class StageTimer:
+    """Keeps the last `window` durations (seconds) of each named stage."""
+
+    def __init__(self, window: int = 10_000):
+        self.window = window
+        self._samples: dict[str, deque[float]] = {}
+
+    def record(self, stage: str, seconds: float) -> None:
+        q = self._samples.get(stage)
+        if q is None:
+            q = self._samples[stage] = deque(maxlen=self.window)
+        q.append(seconds)
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.record(name, time.perf_counter() - start)
+
+    def percentiles_ms(self, qs: tuple[int, ...] = (50, 95, 99)) -> dict[str, dict[str, float]]:
+        out = {}
+        for name, samples in self._samples.items():
+            if samples:
+                values = np.percentile(np.fromiter(samples, float), qs) * 1000.0
+                row = {f"p{q}_ms": round(float(v), 3) for q, v in zip(qs, values)}
+                row["count"] = len(samples)
+                out[name] = row
+        return out
+
+    def clear(self) -> None:
+        self._samples.clear()

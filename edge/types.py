@@ -1,0 +1,111 @@
+"""The small value types passed between pipeline stages.
+
+Every sample carries `t`: seconds on the one pipeline clock (time.monotonic() live, the recording's own
+timestamps in replay). Wall-clock time is added only when a payload is published.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+EMOTION_LABELS: tuple[str, ...] = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
+
+
+@dataclass(frozen=True, slots=True)
+class Frame:
+    """One camera frame. `image` is BGR (H×W×3) or grayscale (H×W) uint8, as the source delivers it."""
+
+    image: np.ndarray
+    t: float
+    index: int
+
+
+@dataclass(frozen=True, slots=True)
+class Box:
+    """Axis-aligned box in frame pixels."""
+
+    x0: float
+    y0: float
+    x1: float
+    y1: float
+
+    @property
+    def width(self) -> float:
+        return self.x1 - self.x0
+
+    @property
+    def height(self) -> float:
+        return self.y1 - self.y0
+
+    @property
+    def area(self) -> float:
+        return max(0.0, self.width) * max(0.0, self.height)
+
+    @property
+    def center(self) -> tuple[float, float]:
+        return (self.x0 + self.x1) / 2, (self.y0 + self.y1) / 2
+
+
+@dataclass(frozen=True, slots=True)
+class Detection:
+    """A face from the detector: box and six keypoints (right eye, left eye, nose tip, mouth, right ear,
+    left ear; 'right' is the subject's right), all in frame pixels."""
+
+    box: Box
+    keypoints: np.ndarray  # (6, 2)
+    score: float
+
+
+@dataclass(frozen=True, slots=True)
+class HeadPose:
+    """Degrees. yaw > 0: the driver turns to their left; pitch > 0: looks up; roll > 0: head tilts to their left
+    shoulder. Zero is facing the camera (not yet the driver's own neutral pose: calibration comes later)."""
+
+    yaw: float
+    pitch: float
+    roll: float
+
+
+@dataclass(frozen=True, slots=True)
+class EmotionEstimate:
+    """Scores for every class in EMOTION_LABELS (they sum to 1) and the time of the frame they came from."""
+
+    scores: dict[str, float]
+    t: float
+
+    @property
+    def dominant(self) -> str:
+        return max(self.scores, key=self.scores.__getitem__)
+
+
+@dataclass(frozen=True, slots=True)
+class FaceObservation:
+    """What the vision stage saw of the driver in one frame.
+
+    Landmarks are the 468 FaceMesh points in frame pixels (x, y, z; z in the same scale as x, relative depth).
+    `ear_left` / `ear_right` are the driver's own left and right eye. `quality` in [0, 1] folds the detector
+    score, the landmark face score, the face size and the pose into one number that downstream stages use to
+    weight or discard this observation.
+    """
+
+    t: float
+    frame_index: int
+    present: bool
+    quality: float = 0.0
+    tracked: bool = False
+    detector_score: float | None = None
+    landmark_score: float | None = None
+    box: Box | None = None
+    face_size_px: float = 0.0
+    pose: HeadPose | None = None
+    ear_left: float | None = None
+    ear_right: float | None = None
+    mar: float | None = None
+    emotion: EmotionEstimate | None = None
+    landmarks: np.ndarray | None = field(default=None, repr=False)
+
+    @staticmethod
+    def absent(t: float, frame_index: int) -> FaceObservation:
+        return FaceObservation(t=t, frame_index=frame_index, present=False)

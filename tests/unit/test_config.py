@@ -1,0 +1,108 @@
+from pathlib import Path
+
+import pytest
+
+from edge.cli import main
+from edge.config import Config, ConfigError, config_from_dict, load_config
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _problems(data: dict) -> list[str]:
+    with pytest.raises(ConfigError) as info:
+        config_from_dict(data)
+    return info.value.problems
+
+
+def test_defaults_are_valid():
+    cfg = Config()
+    assert cfg.vision.detector_score_threshold == 0.5 and cfg.state.state_hz == 2.0
+
+
+def test_unknown_key_is_named():
+    assert _problems({"vision": {"detector_treshold": 0.4}}) == ["vision.detector_treshold: unknown key"]
+    assert _problems({"cameras": {}}) == ["cameras: unknown key"]
+
+
+def test_wrong_type_is_named_with_the_value():
+    (problem,) = _problems({"camera": {"fps": "fast"}})
+    assert problem.startswith("camera.fps: ") and "'fast'" in problem
+
+
+def test_out_of_range_is_named():
+    (problem,) = _problems({"vision": {"detector_score_threshold": 1.5}})
+    assert problem.startswith("vision.detector_score_threshold: ") and "less than or equal to 1" in problem
+
+
+def test_every_error_is_reported_at_once():
+    problems = _problems({"camera": {"fps": 0}, "state": {"state_hz": -1}, "bogus": 1})
+    assert {p.split(":")[0] for p in problems} == {"camera.fps", "state.state_hz", "bogus"}
+
+
+def test_cross_field_rules():
+    assert any("driver_region" in p for p in _problems({"vision": {"driver_region": [0.5, 0, 0.2, 1]}}))
+    assert any("reopen_max_s" in p for p in _problems({"camera": {"reopen_initial_s": 5, "reopen_max_s": 1}}))
+    assert any("device_id" in p for p in _problems({"device_id": "car/1"}))  # would break the MQTT topic
+
+
+def test_relative_models_dir_is_taken_from_the_config_folder(tmp_path):
+    (tmp_path / "dms.toml").write_text('[runtime]\nmodels_dir = "m"\n')
+    assert load_config(tmp_path / "dms.toml").runtime.models_dir == tmp_path / "m"
+
+
+def test_toml_syntax_error_names_the_line(tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[camera]\nfps = = 3\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(bad)
+    assert "line 2" in info.value.problems[0]
+
+
+def test_missing_file_is_a_config_error(tmp_path):
+    with pytest.raises(ConfigError, match="cannot read"):
+        load_config(tmp_path / "none.toml")
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "config").glob("*.toml")), ids=lambda p: p.name)
+def test_shipped_configs_are_valid(path):
+    load_config(path)
+
+
+def test_documented_config_lists_every_key():
+    """config/dms.toml documents every key (optional ones as `# key = example`); comparing it with the model
+    catches a key added without docs, and the examples of optional keys must validate too."""
+    import re
+    import tomllib
+
+    text = re.sub(r"(?m)^# (\w+ = )", r"\1", (ROOT / "config" / "dms.toml").read_text())
+    documented = tomllib.loads(text)
+    config_from_dict(documented)
+
+    def keys(d: dict, prefix="") -> set[str]:
+        out = set()
+        for k, v in d.items():
+            out |= keys(v, f"{prefix}{k}.") if isinstance(v, dict) else {prefix + k}
+        return out
+
+    model = Config().model_dump(mode="json")
+    assert keys(documented) == keys(model)
+
+
+def test_check_command_exit_codes(tmp_path, capsys):
+    good = tmp_path / "good.toml"
+    good.write_text('device_id = "car-7"\n[vision]\nemotion_hz = 2\n')
+    assert main(["check", "--config", str(good)]) == 0
+    assert "OK" in capsys.readouterr().out
+
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[vision]\nmax_pose_deg = 120\nunknown = 1\n")
+    assert main(["check", "--config", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert "vision.max_pose_deg" in err and "vision.unknown: unknown key" in err
+
+
+def test_replay_refuses_bad_config_before_starting(tmp_path, capsys):
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[camera]\nfps = -1\n")
+    assert main(["replay", str(tmp_path / "missing.mp4"), "--config", str(bad)]) == 2
+    assert "camera.fps" in capsys.readouterr().err
