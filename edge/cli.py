@@ -31,10 +31,35 @@ def _config(args: argparse.Namespace) -> Config:
     return cfg
 
 
+def environment_warnings(cfg: Config) -> list[str]:
+    """What would stop this config on this machine without making it invalid: shown by `dms check`, not fatal
+    (the config may be meant for another board)."""
+    from edge.models import load_manifest
+    from edge.sources.camera import CameraError, gstreamer_available, parse_source
+
+    warnings = []
+    try:
+        spec = parse_source(cfg.camera.source)
+        if spec.kind == "gstreamer" and not gstreamer_available():
+            warnings.append("camera.source is a GStreamer pipeline but this OpenCV has no GStreamer support")
+        elif spec.kind == "v4l2":
+            device = Path(f"/dev/video{spec.target}" if isinstance(spec.target, int) else spec.target)
+            if not device.exists():
+                warnings.append(f"camera.source: {device} does not exist on this machine")
+    except CameraError as err:
+        warnings.append(str(err))
+    missing = [e.file for e in load_manifest().values() if not e.path(cfg.runtime.models_dir).is_file()]
+    if missing:
+        warnings.append(f"models missing from {cfg.runtime.models_dir}: {', '.join(missing)} (dms models fetch)")
+    return warnings
+
+
 def cmd_check(args: argparse.Namespace) -> int:
     cfg = load_config(args.config)
     where = args.config or "(defaults)"
     print(f"{where}: OK (device_id {cfg.device_id}, camera {cfg.camera.source!r}, models in {cfg.runtime.models_dir})")
+    for warning in environment_warnings(cfg):
+        print(f"warning: {warning}")
     return EXIT_OK
 
 

@@ -106,3 +106,12 @@ def test_replay_refuses_bad_config_before_starting(tmp_path, capsys):
     bad.write_text("[camera]\nfps = -1\n")
     assert main(["replay", str(tmp_path / "missing.mp4"), "--config", str(bad)]) == 2
     assert "camera.fps" in capsys.readouterr().err
+
+
+def test_check_warns_about_this_machine_without_failing(tmp_path, capsys):
+    cfg = tmp_path / "pi.toml"
+    cfg.write_text('[camera]\nsource = "/dev/video-that-is-not-here"\n[runtime]\nmodels_dir = "empty"\n')
+    assert main(["check", "--config", str(cfg)]) == 0
+    out = capsys.readouterr().out
+    assert "warning: camera.source: /dev/video-that-is-not-here does not exist" in out
+    assert "warning: models missing" in out and "face_landmark.tflite" in out

@@ -1,0 +1,118 @@
+"""`dms replay`, `dms bench` and `dms demo`-style runs through the CLI, on real clips."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import jsonschema
+import pytest
+
+from edge.sources.recording import DriveWriter
+from edge.types import Frame
+from tests.conftest import read_frames
+
+ROOT = Path(__file__).resolve().parents[2]
+STATE_SCHEMA = json.loads((ROOT / "docs" / "schemas" / "state.json").read_text())
+
+
+def dms(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "edge.cli", *args], capture_output=True, text=True, cwd=ROOT)
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+@pytest.fixture(scope="module")
+def wolfgang_jsonl(clip, tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess]:
+    out = tmp_path_factory.mktemp("replay") / "wolfgang.jsonl"
+    return out, dms("replay", str(clip("WolfgangLanger_Pexels.mp4")), "--jsonl", str(out), "--quiet")
+
+
+def test_replay_writes_valid_state_lines_at_state_hz(wolfgang_jsonl):
+    out, proc = wolfgang_jsonl
+    assert proc.returncode == 0, proc.stderr
+    messages = read_jsonl(out)
+    assert {m["topic"] for m in messages} == {"state"}
+    for m in messages:
+        jsonschema.validate(m["payload"], STATE_SCHEMA)
+    times = [m["payload"]["t"] for m in messages]
+    # 472 frames at 23.98 fps = 19.7 s of video at 2 Hz
+    assert len(times) == 40 and times[0] == 0.0
+    assert all(0.45 <= b - a <= 0.55 for a, b in zip(times, times[1:]))
+    assert all(m["payload"]["face"]["present"] for m in messages)
+    # the summary names frames and the face-found rate
+    assert "472 frames" in proc.stderr and "face found in 100.0 %" in proc.stderr
+
+
+def test_replay_is_deterministic(clip, wolfgang_jsonl, tmp_path):
+    out, _ = wolfgang_jsonl
+    again = tmp_path / "again.jsonl"
+    assert dms("replay", str(clip("WolfgangLanger_Pexels.mp4")), "--jsonl", str(again), "--quiet").returncode == 0
+    assert again.read_text() == out.read_text()
+
+
+def test_replay_without_face_publishes_absence(clip, tmp_path):
+    out = tmp_path / "noface.jsonl"
+    assert dms("replay", str(clip("noface_face.mov")), "--jsonl", str(out), "--quiet").returncode == 0
+    payloads = [m["payload"] for m in read_jsonl(out)]
+    for p in payloads:
+        jsonschema.validate(p, STATE_SCHEMA)
+    first = payloads[0]
+    assert not first["face"]["present"] and first["eyes"]["ear_left"] is None and first["emotion"]["scores"] is None
+    assert payloads[-1]["face"]["present"]
+
+
+def test_replay_of_a_drive_folder_uses_its_timestamps(clip, tmp_path):
+    """A drive written by DriveWriter with its own clock (t starting at 100 s, 10 fps) replays on that clock."""
+    images = read_frames(clip("WolfgangLanger_Pexels.mp4"))[:60]
+    drive = tmp_path / "drive"
+    with DriveWriter(drive, device_id="test", fps=10.0, frame_size=(640, 360)) as writer:
+        for i, image in enumerate(images):
+            writer.write_frame(Frame(image, 100.0 + i * 0.1, i))
+    out = tmp_path / "drive.jsonl"
+    proc = dms("replay", str(drive), "--jsonl", str(out), "--quiet")
+    assert proc.returncode == 0, proc.stderr
+    times = [m["payload"]["t"] for m in read_jsonl(out)]
+    assert times == pytest.approx([i * 0.5 for i in range(12)])  # 6 s of drive at 2 Hz, from the drive's zero
+    assert "60 frames" in proc.stderr and "face found in 100.0 %" in proc.stderr
+
+
+def test_replay_prints_state_lines_to_stdout_by_default(clip):
+    proc = dms("replay", str(clip("face_noface.mov")))
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert lines[0].startswith("t=   0.00s  face: q") and "EAR L" in lines[0]
+    assert lines[-1].endswith("face: none")
+
+
+def test_replay_errors_are_usage_errors(tmp_path):
+    proc = dms("replay", str(tmp_path / "nothing.mp4"))
+    assert proc.returncode == 2 and "no such file" in proc.stderr
+    not_video = tmp_path / "notes.mp4"
+    not_video.write_text("not a video")
+    proc = dms("replay", str(not_video))
+    assert proc.returncode == 2 and "not a readable video" in proc.stderr
+    proc = dms("replay", str(not_video), "--speed", "-1")
+    assert proc.returncode == 2
+
+
+def test_bench_writes_json(clip, tmp_path):
+    out = tmp_path / "bench.json"
+    proc = dms("bench", "--video", str(clip("face_noface.mov")),
+               "--json", str(out), "--max-frames", "60")
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(out.read_text())
+    assert result["frames"] == 60 and result["fps"] > 0 and result["cpu_ms_per_frame"] > 0
+    assert result["peak_rss_mb"] > 0
+    for stage in ("vision", "preprocess", "detect", "landmarks", "geometry", "emotion", "decode"):
+        row = result["stages"][stage]
+        assert 0 < row["p50_ms"] <= row["p95_ms"] <= row["p99_ms"]
+    assert "ms CPU per frame" in proc.stdout
+
+
+def test_bench_missing_video_is_a_usage_error(tmp_path):
+    proc = dms("bench", "--video", str(tmp_path / "none.mp4"))
+    assert proc.returncode == 2 and "no such file" in proc.stderr

@@ -1,0 +1,50 @@
+import numpy as np
+import pytest
+
+from edge.config import Config
+from edge.models import load_manifest, model_path
+from edge.runtime import Model, RuntimeUnavailable, _dequantise, _quantise, interpreter_class
+
+MODELS = Config().runtime.models_dir
+
+
+def test_int8_quantisation_round_trip():
+    detail = {"dtype": np.int8, "quantization": (0.05, -3)}
+    x = np.array([-10.0, -1.0, 0.0, 0.52, 10.0], np.float32)
+    q = _quantise(x, detail)
+    assert q.dtype == np.int8 and q.tolist() == [-128, -23, -3, 7, 127]  # clipped at both ends
+    np.testing.assert_allclose(_dequantise(q, detail), [-6.25, -1.0, 0.0, 0.5, 6.5])
+
+
+def test_float_models_pass_values_through():
+    detail = {"dtype": np.float32, "quantization": (0.0, 0)}
+    x = np.arange(3, dtype=np.float64)
+    assert _quantise(x, detail).dtype == np.float32
+
+
+def test_unknown_backend_is_refused():
+    with pytest.raises(RuntimeUnavailable, match="unknown runtime backend"):
+        interpreter_class("onnx")
+
+
+def test_model_specs_match_the_manifest():
+    """Every fetched model loads and has the input shape its manifest entry states."""
+    for entry in load_manifest().values():
+        model = Model(model_path(entry.name, MODELS))
+        shape = "x".join(str(s) for s in model.inputs[0].shape)
+        assert entry.input.startswith(shape), f"{entry.name}: input {shape}, manifest says {entry.input!r}"
+        assert model.backend in ("litert", "tflite-runtime")
+
+
+def test_landmark_model_runs_and_returns_468_points():
+    model = Model(model_path("face_landmarks", MODELS))
+    mesh, presence = model.run(np.zeros((1, 192, 192, 3), np.float32))
+    assert mesh.size == 468 * 3 and presence.size == 1
+
+
+def test_wrong_input_count_and_missing_file_are_clear(tmp_path):
+    model = Model(model_path("emotion_fer", MODELS))
+    with pytest.raises(ValueError, match="takes 1 inputs, got 2"):
+        model.run(np.zeros((1, 64, 64, 1)), np.zeros(1))
+    with pytest.raises(FileNotFoundError, match="dms models fetch"):
+        Model(tmp_path / "none.tflite")

@@ -1,0 +1,50 @@
+import json
+from pathlib import Path
+
+import jsonschema
+import numpy as np
+import pytest
+
+from edge.state import RateGate, state_payload
+from edge.types import EmotionEstimate, FaceObservation, HeadPose
+
+SCHEMA = json.loads((Path(__file__).resolve().parents[2] / "docs" / "schemas" / "state.json").read_text())
+
+
+def _times_passed(hz: float, fps: float, seconds: float) -> list[float]:
+    gate = RateGate(hz)
+    return [t for t in np.arange(0.0, seconds, 1.0 / fps) if gate.due(float(t))]
+
+
+@pytest.mark.parametrize("fps", [24.0, 25.0, 30.0, 26.4])
+def test_rate_gate_keeps_the_rate_on_any_camera(fps):
+    passed = _times_passed(2.0, fps, 60.0)
+    assert len(passed) == 120  # 2 Hz for 60 s, whatever the frame period
+    gaps = np.diff(passed)
+    assert gaps.max() < 0.5 + 1.0 / fps
+
+
+def test_rate_gate_restarts_after_a_gap_instead_of_bursting():
+    gate = RateGate(2.0)
+    assert gate.due(0.0) and not gate.due(0.3) and gate.due(0.5)
+    assert gate.due(10.0)  # the camera was down for 9.5 s
+    assert not gate.due(10.1) and not gate.due(10.4) and gate.due(10.5)
+
+
+def test_payload_of_a_present_face_matches_the_schema():
+    obs = FaceObservation(
+        t=1.23456, frame_index=30, present=True, quality=0.9, tracked=True, detector_score=0.95,
+        landmark_score=0.99, face_size_px=180.0, pose=HeadPose(10.123, -5.0, 2.0), ear_left=0.3, ear_right=0.28,
+        mar=0.05, emotion=EmotionEstimate({"angry": 0.1, "disgust": 0.0, "fear": 0.0, "happy": 0.6, "sad": 0.1,
+                                           "surprise": 0.0, "neutral": 0.2}, 1.2),
+    )
+    p = state_payload(obs)
+    jsonschema.validate(p, SCHEMA)
+    assert p["t"] == 1.235 and p["face"]["yaw"] == 10.12 and p["emotion"]["dominant"] == "happy"
+    json.dumps(p)  # plain JSON types only
+
+
+def test_payload_of_an_absent_face_matches_the_schema():
+    p = state_payload(FaceObservation.absent(2.0, 48))
+    jsonschema.validate(p, SCHEMA)
+    assert p["face"]["present"] is False and p["eyes"]["ear_left"] is None and p["emotion"]["scores"] is None
