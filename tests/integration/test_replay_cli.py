@@ -102,11 +102,14 @@ def test_replay_errors_are_usage_errors(tmp_path):
 def test_bench_writes_json(clip, tmp_path):
     out = tmp_path / "bench.json"
     proc = dms("bench", "--video", str(clip("face_noface.mov")),
-               "--json", str(out), "--max-frames", "60")
+               "--json", str(out), "--max-frames", "60", "--passes", "2")
     assert proc.returncode == 0, proc.stderr
     result = json.loads(out.read_text())
-    assert result["frames"] == 60 and result["fps"] > 0 and result["cpu_ms_per_frame"] > 0
-    assert result["peak_rss_mb"] > 0
+    assert result["frames"] == 60 and result["passes"] == 2 and result["fps"] > 0
+    assert len(result["cpu_ms_per_frame_passes"]) == 2
+    assert 0 < result["cpu_ms_per_frame_min"] <= result["cpu_ms_per_frame"]
+    assert 0 < result["peak_rss_without_frames_mb"] < result["peak_rss_mb"]
+    assert result["frames_held_mb"] == pytest.approx(60 * 960 * 540 * 3 / 2**20, abs=0.1)
     for stage in ("vision", "preprocess", "detect", "landmarks", "geometry", "emotion", "decode"):
         row = result["stages"][stage]
         assert 0 < row["p50_ms"] <= row["p95_ms"] <= row["p99_ms"]

@@ -68,3 +68,24 @@ def test_passenger_outside_the_driver_region_is_ignored(config, vision_models, w
 
     assert not any(found((0.0, 0.0, 0.5, 1.0)))
     assert all(found((0.5, 0.0, 1.0, 1.0)))
+
+
+def test_detector_runs_only_when_the_track_is_lost_or_when_due(config, vision_models, wolfgang_frames):
+    from edge.vision.pipeline import VisionPipeline
+
+    def detections(every_n: int) -> int:
+        p = VisionPipeline(config.vision.model_copy(update={"redetect_every_n_frames": every_n}), vision_models)
+        run_pipeline(p, wolfgang_frames[:100])
+        return p.timer.percentiles_ms()["detect"]["count"]
+
+    assert detections(0) == 1  # found once, then tracked
+    assert detections(10) == 10  # frames 0, 11, 22, ... 99
+
+
+def test_emotion_can_be_turned_off(config, vision_models, wolfgang_frames):
+    from edge.vision.pipeline import VisionPipeline
+
+    p = VisionPipeline(config.vision.model_copy(update={"emotion_hz": 0.0}), vision_models)
+    obs = run_pipeline(p, wolfgang_frames[:20])
+    assert all(o.present and o.emotion is None for o in obs)
+    assert "emotion" not in p.timer.percentiles_ms()
