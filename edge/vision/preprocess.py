@@ -11,12 +11,25 @@ import cv2
 import numpy as np
 
 
+_TO_GRAY = {3: cv2.COLOR_BGR2GRAY, 4: cv2.COLOR_BGRA2GRAY}
+
+
 def to_gray(image: np.ndarray) -> np.ndarray:
+    """8-bit gray from what cameras deliver: gray, BGR or BGRA (GStreamer appsinks), in 8 or 16 bits.
+    16-bit NIR frames hold 10-16 significant bits, in the low bits or the high ones depending on the driver: the
+    shift is taken from the frame's own highest set bit, so either layout keeps its full 8-bit range."""
+    if image.dtype == np.uint16:
+        shift = max(0, int(image.max()).bit_length() - 8)
+        image = (image >> shift).astype(np.uint8)
+    elif image.dtype != np.uint8:
+        raise ValueError(f"unsupported frame dtype {image.dtype}; expected uint8 or uint16")
     if image.ndim == 2:
         return image
-    if image.shape[2] == 1:
+    if image.ndim == 3 and image.shape[2] == 1:
         return image[:, :, 0]
-    return cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+    if image.ndim == 3 and image.shape[2] in _TO_GRAY:
+        return cv2.cvtColor(image, _TO_GRAY[image.shape[2]])
+    raise ValueError(f"unsupported frame shape {image.shape}; expected HxW, HxWx1, HxWx3 (BGR) or HxWx4 (BGRA)")
 
 
 class Normaliser:
