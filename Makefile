@@ -4,7 +4,9 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench models venv clean
+TRAIN_VENV ?= .venv-train
+
+.PHONY: demo test bench models venv clean train-venv train-eyes
 
 venv: $(STAMP)
 
@@ -26,5 +28,16 @@ test: models
 bench: models
 	$(BIN)/dms bench --json bench.json
 
+# Training needs TensorFlow (~1 GB): a venv of its own, so the runtime venv stays small.
+train-venv: $(TRAIN_VENV)/.installed
+$(TRAIN_VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(TRAIN_VENV)
+	$(TRAIN_VENV)/bin/python -m pip install -q --disable-pip-version-check -e '.[train]'
+	touch $@
+
+# Retrains models/eye_state.tflite and rewrites its card and manifest entry (needs ../shared/datasets/mrl_eyes).
+train-eyes: train-venv
+	$(TRAIN_VENV)/bin/python tools/train_eyes.py
+
 clean:
-	rm -rf $(VENV) *.egg-info .pytest_cache
+	rm -rf $(VENV) $(TRAIN_VENV) *.egg-info .pytest_cache

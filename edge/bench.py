@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import cv2
+import numpy as np
 
 from edge.config import Config
 from edge.stats import StageTimer
@@ -69,6 +70,33 @@ def _board() -> dict[str, Any]:
     return info
 
 
+def model_invokes(cfg: Config, invokes: int = 100) -> dict[str, dict[str, float]]:
+    """Each vision model alone, p50 ms per run() (quantisation included) at 1 thread and at the board's cores: what
+    a model costs without the rest of the pipeline competing for the caches."""
+    from edge.models import model_path
+    from edge.runtime import Model
+
+    names = ["face_detector", "face_landmarks", "eye_state"]
+    if cfg.vision.emotion_hz > 0:
+        names.append(f"emotion_{cfg.vision.emotion_model}")
+    threads = sorted({1, cfg.runtime.num_threads, os.cpu_count() or 1})
+    out: dict[str, dict[str, float]] = {}
+    for name in names:
+        path = model_path(name, cfg.runtime.models_dir)
+        out[name] = {}
+        for n in threads:
+            model = Model(path, num_threads=n, backend=cfg.runtime.backend)
+            inputs = [np.zeros(spec.shape, np.float32) for spec in model.inputs]
+            times = []
+            for i in range(invokes + 10):
+                start = time.perf_counter()
+                model.run(*inputs)
+                if i >= 10:
+                    times.append(time.perf_counter() - start)
+            out[name][f"threads_{n}_p50_ms"] = round(float(np.percentile(times, 50)) * 1000.0, 4)
+    return out
+
+
 def run_bench(video: Path, cfg: Config, max_frames: int = 500, passes: int = 3) -> dict[str, Any]:
     timer = StageTimer(window=max_frames * passes)
     frames, fps = _decode(video, max_frames, timer)
@@ -115,6 +143,9 @@ def run_bench(video: Path, cfg: Config, max_frames: int = 500, passes: int = 3) 
         "frames_held_mb": round(held_mb, 1),
         "peak_rss_without_frames_mb": round(peak_mb - held_mb, 1),
         "stages": stages,
+        # the eye stage runs once per frame for both eyes
+        "eye_ms_per_eye": round(stages["eyes"]["p50_ms"] / 2.0, 4) if "eyes" in stages else None,
+        "models": model_invokes(cfg),
         "runtime": {
             "backend": pipeline.detector.model.backend,
             "num_threads": cfg.runtime.num_threads,
@@ -140,4 +171,9 @@ def format_table(result: dict[str, Any]) -> str:
     ]
     for name, row in result["stages"].items():
         lines.append(f"{name:<12}{row['p50_ms']:>9.3f}{row['p95_ms']:>9.3f}{row['p99_ms']:>9.3f}{row['count']:>8}")
+    if result.get("eye_ms_per_eye") is not None:
+        lines.append(f"eye state: {result['eye_ms_per_eye']:.3f} ms per eye (p50, in the pipeline)")
+    lines += ["", "model alone (p50 ms per run):"]
+    for name, row in result["models"].items():
+        lines.append(f"  {name:<16}" + "  ".join(f"{k.split('_')[1]} thr {v:.3f}" for k, v in row.items()))
     return "\n".join(lines)

@@ -8,12 +8,13 @@ import logging
 import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, Callable, Sequence
 
-from edge.config import Config, ConfigError, load_config
+from edge.config import Config, ConfigError, config_from_dict, load_config
 
 if TYPE_CHECKING:
     from edge.replay import ReplaySummary
+    from edge.sinks.base import Sink
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 log = logging.getLogger("edge.cli")
@@ -48,7 +49,8 @@ def environment_warnings(cfg: Config) -> list[str]:
                 warnings.append(f"camera.source: {device} does not exist on this machine")
     except CameraError as err:
         warnings.append(str(err))
-    missing = [e.file for e in load_manifest().values() if not e.path(cfg.runtime.models_dir).is_file()]
+    models_dir = cfg.runtime.models_dir
+    missing = [e.file for e in load_manifest(models_dir).values() if not e.path(models_dir).is_file()]
     if missing:
         warnings.append(f"models missing from {cfg.runtime.models_dir}: {', '.join(missing)} (dms models fetch)")
     return warnings
@@ -76,7 +78,7 @@ def cmd_models(args: argparse.Namespace) -> int:
             print(f"error: {err}", file=sys.stderr)
             return EXIT_FAILURE
         return EXIT_OK
-    for entry in load_manifest().values():
+    for entry in load_manifest(models_dir).values():
         path = entry.path(models_dir)
         state = "present" if is_valid(path, entry.sha256) else ("WRONG SHA256" if path.exists() else "missing")
         origin = entry.source.requirement if entry.source else "project's own"
@@ -97,19 +99,30 @@ def _open_replay(path: Path, cfg: Config):
         raise UsageError(str(err)) from None
 
 
-def _replay_one(path: Path, cfg: Config, sinks: list, speed: float, label: str = "") -> ReplaySummary:
+def _replay_one(
+    path: Path, cfg: Config, open_sinks: Callable[[], list[Sink]], speed: float, label: str = "", progress: bool = True
+) -> ReplaySummary:
+    """Open the input and load the models first, so a bad path or model fails before any output is created or
+    truncated; then the sinks; then replay."""
+    from edge.monitor.driver import DriverMonitor
     from edge.progress import ProgressBar
     from edge.replay import replay
     from edge.vision.pipeline import VisionPipeline
 
     source = _open_replay(path, cfg)
-    pipeline = VisionPipeline.from_config(cfg)
-    bar = ProgressBar(source.frame_count, label)
-    try:
-        with source:
-            return replay(source, pipeline, sinks, cfg.state.state_hz, speed, on_frame=lambda n, _: bar.update(n))
-    finally:
-        bar.close()
+    with source:
+        pipeline = VisionPipeline.from_config(cfg)
+        sinks = open_sinks()
+        bar = ProgressBar(source.frame_count, label, enabled=progress)
+        try:
+            return replay(
+                source, pipeline, DriverMonitor(cfg), sinks, cfg.state.state_hz, speed,
+                on_frame=lambda n, _: bar.update(n),
+            )
+        finally:
+            bar.close()
+            for sink in sinks:
+                sink.close()
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
@@ -119,14 +132,14 @@ def cmd_replay(args: argparse.Namespace) -> int:
     cfg = _config(args)
     if args.speed < 0:
         raise UsageError("--speed must be >= 0 (0: as fast as possible, 1: real time)")
-    sinks = [JsonlSink(args.jsonl)] if args.jsonl else []
-    if not args.quiet and args.jsonl != "-":
-        sinks.append(ConsoleSink())
-    try:
-        summary = _replay_one(Path(args.path), cfg, sinks, args.speed)
-    finally:
-        for sink in sinks:
-            sink.close()
+    console = not args.quiet and args.jsonl != "-"
+
+    def open_sinks() -> list[Sink]:
+        sinks: list[Sink] = [JsonlSink(args.jsonl)] if args.jsonl else []
+        return sinks + [ConsoleSink()] if console else sinks
+
+    # State lines already show progress; a bar would be drawn over them on the same terminal.
+    summary = _replay_one(Path(args.path), cfg, open_sinks, args.speed, progress=not console)
     print(f"{args.path}: {summary.line()}", file=sys.stderr)
     return EXIT_OK
 
@@ -145,8 +158,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     summaries = []
     for clip in clips:
         print(f"\n== {clip.name}: driver state at {cfg.state.state_hz:g} Hz ==")
-        sink = ConsoleSink()
-        summaries.append((clip.name, _replay_one(clip, cfg, [sink], args.speed, label=f"{clip.name} ")))
+        summaries.append((clip.name, _replay_one(clip, cfg, lambda: [ConsoleSink()], args.speed, progress=False)))
     print("\n== summary ==")
     for name, summary in summaries:
         print(f"{name}: {summary.line()}")
@@ -167,8 +179,10 @@ def cmd_bench(args: argparse.Namespace) -> int:
         video = clip_path("WolfgangLanger_Pexels.mp4")
     if args.max_frames < 1 or args.passes < 1:
         raise UsageError("--max-frames and --passes must be >= 1")
-    if args.threads:
-        cfg = cfg.model_copy(update={"runtime": cfg.runtime.model_copy(update={"num_threads": args.threads})})
+    if args.threads is not None:  # re-validated like the file: the same limits apply
+        data = cfg.model_dump(mode="json")
+        data["runtime"]["num_threads"] = args.threads
+        cfg = config_from_dict(data, "--threads")
     try:
         result = run_bench(video, cfg, args.max_frames, args.passes)
     except ValueError as err:

@@ -5,6 +5,7 @@ Every threshold lives here with its unit; `config/dms.toml` documents each key a
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -20,11 +21,12 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_MODELS_DIR = PROJECT_ROOT / "models"
 
 Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
-Seconds = Annotated[float, Field(gt=0.0)]
+Seconds = Annotated[float, Field(gt=0.0, le=3600.0)]
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # Strict: `true` is not a number and "30" is not a float; infinities and NaN are refused everywhere.
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
 
 
 class CameraConfig(_Section):
@@ -39,10 +41,18 @@ class CameraConfig(_Section):
     reopen_max_s: Seconds = 10.0
     frame_timeout_s: Seconds = 2.0  # no frame for this long: the camera is reported unavailable and reopened
 
+    @field_validator("source", mode="before")
+    @classmethod
+    def _index_as_text(cls, v: object) -> object:
+        # `source = 0` is the natural TOML for the first V4L2 device.
+        return str(v) if isinstance(v, int) and not isinstance(v, bool) else v
+
     @model_validator(mode="after")
-    def _backoff_order(self) -> CameraConfig:
+    def _timing(self) -> CameraConfig:
         if self.reopen_max_s < self.reopen_initial_s:
             raise ValueError("reopen_max_s must be >= reopen_initial_s")
+        if self.frame_timeout_s < 2.0 / self.fps:
+            raise ValueError(f"frame_timeout_s must be at least two frame periods (>= {2.0 / self.fps:.3f} s)")
         return self
 
 
@@ -82,6 +92,67 @@ class VisionConfig(_Section):
         return v
 
 
+class EyesConfig(_Section):
+    # Eye openness = the eye-state model's P(closed) fused with the eye aspect ratio against the driver's own
+    # open-eye EAR, learned online from confident open-eye frames (glasses and eye shape shift EAR per driver).
+    model_weight: Fraction = 0.6  # weight of the CNN against the EAR cue (the CNN is better on unseen subjects)
+    ear_closed_ratio: float = Field(0.55, gt=0.0, lt=1.0)  # EAR / baseline at which the EAR cue says 50 % closed
+    ear_default_baseline: float = Field(0.28, gt=0.0, lt=1.0)  # open-eye EAR used until the driver's is learned
+    baseline_samples: int = Field(90, ge=10)  # confident open-eye frames before the learned baseline is used
+    closed_threshold: Fraction = 0.6  # closure starts at P(closed) >= this...
+    open_threshold: Fraction = 0.4  # ...and ends at <= this (hysteresis against flicker)
+    # Gray-level std of the eye (the crop's centre) below which it is hidden (dark glasses, a hand). On MRL's NIR
+    # eyes 0.5 % of closed ones fall below 3.0 (16 % below 6): higher thresholds would hide real closures.
+    min_crop_contrast: float = Field(3.0, ge=0.0)
+    max_saturated_fraction: Fraction = 0.2  # share of saturated pixels in an eye crop; above: glare
+    min_face_quality: Fraction = 0.3  # below: the eyes are not judged
+    max_yaw_deg: float = Field(40.0, gt=0.0, le=90.0)  # beyond: the far eye is self-occluded
+
+    @model_validator(mode="after")
+    def _hysteresis(self) -> EyesConfig:
+        if self.open_threshold >= self.closed_threshold:
+            raise ValueError("open_threshold must be < closed_threshold")
+        return self
+
+
+class DrowsinessConfig(_Section):
+    # Episode thresholds on continuous closure of both (visible) eyes. Blink durations: 100-400 ms alert
+    # (Stern et al. 1994; Schleicher et al. 2008); >= 500 ms is a long blink, a drowsiness sign (Ingre et al. 2006).
+    min_blink_s: float = Field(0.03, ge=0.0)  # shorter closures are landmark flicker
+    long_blink_s: Seconds = 0.5
+    microsleep_s: Seconds = 1.0  # Euro NCAP 2023 DSM: eyes closed >= 1 s
+    sleep_s: Seconds = 3.0  # Euro NCAP 2023 DSM: >= 3 s
+    window_s: Seconds = 60.0  # PERCLOS (P80) and blink-rate window (Wierwille et al. 1994; Dinges & Grace 1998)
+    min_visible_s: Seconds = 30.0  # visible time in the window before PERCLOS and KSS are reported
+    # Yawn: mouth aspect ratio at or above yawn_mar, held for yawn_min_s (speech opens the mouth for < 0.5 s at a
+    # time, a yawn for 2-6 s), ending when it falls below yawn_end_mar.
+    yawn_mar: float = Field(0.5, gt=0.0)
+    yawn_end_mar: float = Field(0.35, gt=0.0)
+    yawn_min_s: Seconds = 2.0
+    # Nod: pitch falls nod_drop_deg below the driver's recent median pitch and returns within nod_max_s.
+    nod_drop_deg: float = Field(12.0, gt=0.0)
+    nod_max_s: Seconds = 2.0
+    history_s: Seconds = 300.0  # window for long blinks, yawns, nods and microsleeps in the KSS rule
+    # KSS rule (docs/drowsiness.md): KSS = 3 + perclos / perclos_kss7 * 4, plus one step each for a long-blink
+    # rate >= long_blinks_per_min, >= yawns_for_step yawns and >= 1 nod in history_s; at least 8 after a
+    # microsleep. PERCLOS 0.15 over a minute marks drowsiness in Dinges & Grace (1998) and Wierwille (1994).
+    perclos_kss7: Fraction = 0.15
+    long_blinks_per_min: float = Field(3.0, gt=0.0)
+    yawns_for_step: int = Field(2, ge=1)
+    kss_drowsy: float = Field(7.0, ge=1.0, le=9.0)  # KSS >= 7: drowsy (DDAW, EU 2021/1341, warns at KSS >= 8)
+    kss_very_drowsy: float = Field(8.0, ge=1.0, le=9.0)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> DrowsinessConfig:
+        if not self.long_blink_s < self.microsleep_s < self.sleep_s:
+            raise ValueError("need long_blink_s < microsleep_s < sleep_s")
+        if self.yawn_end_mar > self.yawn_mar:
+            raise ValueError("yawn_end_mar must be <= yawn_mar")
+        if self.kss_very_drowsy < self.kss_drowsy:
+            raise ValueError("kss_very_drowsy must be >= kss_drowsy")
+        return self
+
+
 class StateConfig(_Section):
     state_hz: float = Field(2.0, gt=0.0, le=60.0)  # rate of the retained `state` message
 
@@ -91,6 +162,8 @@ class Config(_Section):
     camera: CameraConfig = CameraConfig()
     runtime: RuntimeConfig = RuntimeConfig()
     vision: VisionConfig = VisionConfig()
+    eyes: EyesConfig = EyesConfig()
+    drowsiness: DrowsinessConfig = DrowsinessConfig()
     state: StateConfig = StateConfig()
 
 
@@ -122,7 +195,8 @@ def _format_validation_error(err: ValidationError) -> list[str]:
 def config_from_dict(data: dict[str, Any], source: str = "<config>", base_dir: Path | None = None) -> Config:
     """Validate a parsed config. Relative model paths are resolved against `base_dir`."""
     try:
-        cfg = Config.model_validate(data)
+        # Through JSON so strict mode still takes TOML arrays for tuples and integers for floats.
+        cfg = Config.model_validate_json(json.dumps(data, default=str))
     except ValidationError as err:
         raise ConfigError(source, _format_validation_error(err)) from None
     models_dir = cfg.runtime.models_dir
@@ -142,6 +216,8 @@ def load_config(path: str | Path | None) -> Config:
         text = path.read_text(encoding="utf-8")
     except OSError as err:
         raise ConfigError(str(path), [f"cannot read: {err.strerror or err}"]) from None
+    except UnicodeDecodeError as err:
+        raise ConfigError(str(path), [f"not UTF-8 text (byte {err.start})"]) from None
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:

@@ -8,12 +8,14 @@ from typing import IO
 
 
 class ProgressBar:
-    def __init__(self, total: int | None, label: str = "", stream: IO[str] = sys.stderr, width: int = 30):
+    def __init__(
+        self, total: int | None, label: str = "", stream: IO[str] = sys.stderr, width: int = 30, enabled: bool = True
+    ):
         self.total = total
         self.label = label
         self.stream = stream
         self.width = width
-        self.enabled = stream.isatty()
+        self.enabled = enabled and stream.isatty()
         self._started = time.monotonic()
         self._last_draw = 0.0
 

@@ -10,9 +10,11 @@ import time
 from dataclasses import dataclass
 from typing import Callable, Iterable
 
+from edge.monitor.driver import DriverMonitor, DriverState
 from edge.sinks.base import Sink
-from edge.state import RateGate, state_payload
-from edge.types import FaceObservation, Frame
+from edge.rate import RateGate
+from edge.state import state_payload
+from edge.types import Frame
 from edge.vision.pipeline import VisionPipeline
 
 
@@ -42,10 +44,11 @@ class ReplaySummary:
 def replay(
     frames: Iterable[Frame],
     pipeline: VisionPipeline,
+    monitor: DriverMonitor,
     sinks: list[Sink],
     state_hz: float,
     speed: float = 0.0,
-    on_frame: Callable[[int, FaceObservation], None] | None = None,
+    on_frame: Callable[[int, DriverState], None] | None = None,
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
 ) -> ReplaySummary:
@@ -61,16 +64,16 @@ def replay(
             wait = (frame.t - first_t) / speed - (clock() - started)
             if wait > 0:
                 sleep(wait)
-        obs = pipeline.process(frame)
+        state = monitor.step(pipeline.process(frame))
         n += 1
-        faces += obs.present
+        faces += state.obs.present
         last_t = frame.t
         if gate.due(frame.t):
-            payload = state_payload(obs)
+            payload = state_payload(state)
             for sink in sinks:
                 sink.publish("state", payload)
             states += 1
         if on_frame is not None:
-            on_frame(n, obs)
+            on_frame(n, state)
     media = (last_t - first_t) if first_t is not None else 0.0
     return ReplaySummary(n, faces, media, clock() - started, states)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from edge.types import FaceObservation
+from edge.monitor.driver import DriverState
 
 SCHEMA_VERSION = 1
 
@@ -17,7 +17,8 @@ def _r(x: float | None, nd: int = 4) -> float | None:
     return None if x is None else round(float(x), nd)
 
 
-def state_payload(obs: FaceObservation) -> dict[str, Any]:
+def state_payload(state: DriverState) -> dict[str, Any]:
+    obs, eyes, drowsy = state.obs, state.eyes, state.drowsiness
     pose = obs.pose
     emotion = obs.emotion
     return {
@@ -35,27 +36,31 @@ def state_payload(obs: FaceObservation) -> dict[str, Any]:
             "pitch": _r(pose.pitch, 2) if pose else None,
             "roll": _r(pose.roll, 2) if pose else None,
         },
-        "eyes": {"ear_left": _r(obs.ear_left), "ear_right": _r(obs.ear_right)},
+        "eyes": {
+            "visible": eyes.visible,
+            "closed_prob": _r(eyes.closed_prob),
+            "closed_left": _r(eyes.closed_left),
+            "closed_right": _r(eyes.closed_right),
+            "closed_s": round(drowsy.closure_s, 3),
+            "perclos": _r(drowsy.perclos),
+            "blink_rate_per_min": _r(drowsy.blink_rate_per_min, 1),
+            "ear_left": _r(obs.ear_left),
+            "ear_right": _r(obs.ear_right),
+        },
         "mouth": {"mar": _r(obs.mar)},
+        "drowsiness": {
+            "kss": drowsy.kss,
+            "level": drowsy.level,
+            "blinks": drowsy.blinks,
+            "long_blinks": drowsy.long_blinks,
+            "microsleeps": drowsy.microsleeps,
+            "sleeps": drowsy.sleeps,
+            "yawns": drowsy.yawns,
+            "nods": drowsy.nods,
+        },
         "emotion": {
             "scores": {k: round(v, 4) for k, v in emotion.scores.items()} if emotion else None,
             "dominant": emotion.dominant if emotion else None,
             "t": round(emotion.t, 3) if emotion else None,
         },
     }
-
-
-class RateGate:
-    """Lets one event through per 1/hz seconds of pipeline time; the first always passes."""
-
-    def __init__(self, hz: float):
-        self.period = 1.0 / hz
-        self._next: float | None = None
-
-    def due(self, t: float) -> bool:
-        if self._next is not None and t < self._next - 1e-9:
-            return False
-        # Advance on the grid, not from `t`, so a 2 Hz state stays 2 Hz on a camera whose period does not divide
-        # 0.5 s; after a gap (camera down) restart from now rather than bursting to catch up.
-        self._next = t + self.period if self._next is None or t - self._next > self.period else self._next + self.period
-        return True

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import time
 from collections import deque
-from contextlib import contextmanager
-from typing import Iterator
 
 import numpy as np
 
@@ -22,14 +19,6 @@ class StageTimer:
         if q is None:
             q = self._samples[stage] = deque(maxlen=self.window)
         q.append(seconds)
-
-    @contextmanager
-    def stage(self, name: str) -> Iterator[None]:
-        start = time.perf_counter()
-        try:
-            yield
-        finally:
-            self.record(name, time.perf_counter() - start)
 
     def percentiles_ms(self, qs: tuple[int, ...] = (50, 95, 99)) -> dict[str, dict[str, float]]:
         out = {}

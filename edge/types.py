@@ -81,13 +81,24 @@ class EmotionEstimate:
 
 
 @dataclass(frozen=True, slots=True)
+class EyeCropState:
+    """One eye as the eye-state model saw it: P(closed), and the gray-level std and share of saturated pixels of
+    the eye itself (the crop's centre), from which the monitor decides whether the eye could be seen at all
+    (dark glasses, glare)."""
+
+    closed_prob: float
+    contrast: float
+    saturated: float
+
+
+@dataclass(frozen=True, slots=True)
 class FaceObservation:
     """What the vision stage saw of the driver in one frame.
 
     Landmarks are the 468 FaceMesh points in frame pixels (x, y, z; z in the same scale as x, relative depth).
-    `ear_left` / `ear_right` are the driver's own left and right eye. `quality` in [0, 1] folds the detector
-    score, the landmark face score, the face size and the pose into one number that downstream stages use to
-    weight or discard this observation.
+    `ear_left` / `ear_right` are the driver's own left and right eye. `quality` in [0, 1] folds the landmark
+    face score, the face size and the pose into one number that downstream stages use to weight or discard this
+    observation. `detector_score` is set only on frames where the detector found the face (None while tracked).
     """
 
     t: float
@@ -104,6 +115,7 @@ class FaceObservation:
     ear_right: float | None = None
     mar: float | None = None
     emotion: EmotionEstimate | None = None
+    eye_states: tuple[EyeCropState, EyeCropState] | None = None  # (left, right), the driver's own
     landmarks: np.ndarray | None = field(default=None, repr=False)
 
     @staticmethod

@@ -10,12 +10,16 @@ def format_state(p: dict[str, Any]) -> str:
     face = p["face"]
     if not face["present"]:
         return f"t={p['t']:7.2f}s  face: none"
-    eyes, emo = p["eyes"], p["emotion"]
+    eyes, emo, drowsy = p["eyes"], p["emotion"], p["drowsiness"]
     pose = "n/a" if face["yaw"] is None else f"yaw {face['yaw']:+5.1f} pitch {face['pitch']:+5.1f} roll {face['roll']:+5.1f}"
     emotion = "n/a" if emo["dominant"] is None else f"{emo['dominant']} {emo['scores'][emo['dominant']]:.2f}"
+    closed = "not visible" if eyes["closed_prob"] is None else f"closed {eyes['closed_prob']:.2f}"
+    perclos = "" if eyes["perclos"] is None else f" PERCLOS {eyes['perclos']:.2f}"
+    kss = "" if drowsy["kss"] is None else f" KSS {drowsy['kss']:.1f}"
     return (
         f"t={p['t']:7.2f}s  face: q {face['quality']:.2f}  {pose}  "
-        f"EAR L {eyes['ear_left']:.3f} R {eyes['ear_right']:.3f}  MAR {p['mouth']['mar']:.3f}  emotion: {emotion}"
+        f"eyes: {closed} EAR L {eyes['ear_left']:.3f} R {eyes['ear_right']:.3f}{perclos}  MAR {p['mouth']['mar']:.3f}  "
+        f"{drowsy['level']}{kss} blinks {drowsy['blinks']}  emotion: {emotion}"
     )
 
 

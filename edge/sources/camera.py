@@ -2,7 +2,8 @@
 
 The thread keeps only the newest frame in a single slot, so the vision worker never falls behind the camera;
 frames replaced before anyone took them are counted as dropped. Device errors never kill the thread: it
-releases the device, reports "unavailable" with the reason, and reopens with exponential backoff.
+releases the device, reports "unavailable" with the reason, and reopens with exponential backoff. Should the thread
+end anyway (an error that is not an Exception), health() reports "unavailable" and says so.
 Privacy: frames stay in memory; they are never written to disk or logged.
 """
 
@@ -34,6 +35,11 @@ CameraState = Literal["starting", "ok", "unavailable", "stopped"]
 
 _FPS_WINDOW_S = 2.0
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+# Every wait and timeout the thread uses is clamped to this range, whatever the config says: the config bounds its
+# times too, but a wrong value must not make Event.wait() or int() raise inside the thread.
+_MIN_WAIT_S = 0.01
+_MAX_WAIT_S = 3600.0
+_V4L_SELECT_TIMEOUT_ENV = "OPENCV_VIDEOIO_V4L_SELECT_TIMEOUT"
 
 
 class CameraError(Exception):
@@ -74,6 +80,29 @@ def gstreamer_available() -> bool:
     return bool(match) and match.group(1).upper() == "YES"
 
 
+def _seconds(value: object, default: float) -> float:
+    """`value` as a time every timer API accepts: in [_MIN_WAIT_S, _MAX_WAIT_S]; NaN or a non-number → default."""
+    try:
+        seconds = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError, OverflowError):
+        return default
+    if math.isnan(seconds):
+        return default
+    return min(max(seconds, _MIN_WAIT_S), _MAX_WAIT_S)
+
+
+def _frame_timeout(cfg: CameraConfig) -> float:
+    return _seconds(cfg.frame_timeout_s, 2.0)
+
+
+def set_v4l2_select_timeout(cfg: CameraConfig) -> None:
+    """Bring OpenCV's V4L2 select timeout (10 s by default) near frame_timeout_s, so a stalled device's read returns
+    in time to be reopened. OpenCV reads the variable at the first V4L2 open; changing the environment is not
+    thread-safe, so call this before any capture thread starts (LiveCamera.start() does). An explicit setting in
+    the environment wins."""
+    os.environ.setdefault(_V4L_SELECT_TIMEOUT_ENV, str(max(1, math.ceil(_frame_timeout(cfg)))))
+
+
 def open_capture(spec: SourceSpec | str, cfg: CameraConfig) -> cv2.VideoCapture:
     """Open `spec` with the backend its kind needs; raise CameraError naming the source when it does not open."""
     if isinstance(spec, str):
@@ -87,15 +116,14 @@ def open_capture(spec: SourceSpec | str, cfg: CameraConfig) -> cv2.VideoCapture:
             )
         cap = cv2.VideoCapture(str(spec.target), cv2.CAP_GSTREAMER)
     elif spec.kind == "v4l2":
-        # A stalled V4L2 device blocks each read for OpenCV's select timeout (10 s by default, read once per
-        # process); bring it near frame_timeout_s so a stuck camera is reopened in time.
-        os.environ.setdefault("OPENCV_VIDEOIO_V4L_SELECT_TIMEOUT", str(max(1, math.ceil(cfg.frame_timeout_s))))
+        # A stalled V4L2 device blocks each read for OpenCV's select timeout: set_v4l2_select_timeout() (called by
+        # LiveCamera.start(), not here: this runs on the capture thread) brings it near frame_timeout_s.
         cap = cv2.VideoCapture(spec.target, cv2.CAP_V4L2)
         if cap.isOpened():
             _request_format(cap, cfg)
     else:
         # The FFmpeg read timeout bounds a stalled network stream (rtsp://) like the V4L2 one above.
-        timeout_ms = int(cfg.frame_timeout_s * 1000)
+        timeout_ms = round(_frame_timeout(cfg) * 1000)  # clamped: an int the C API accepts
         params = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, max(timeout_ms, 5000), cv2.CAP_PROP_READ_TIMEOUT_MSEC, timeout_ms]
         cap = cv2.VideoCapture(str(spec.target), cv2.CAP_FFMPEG, params)
         if not cap.isOpened():  # another backend may still read it (e.g. an image sequence)
@@ -155,6 +183,10 @@ class LiveCamera:
     def __init__(self, cfg: CameraConfig, clock: Callable[[], float] = time.monotonic):
         self._cfg = cfg
         self._clock = clock
+        # The config's times, clamped (see _seconds): the thread never relies on the config's own bounds.
+        self._reopen_initial = _seconds(cfg.reopen_initial_s, 0.5)
+        self._reopen_max = max(self._reopen_initial, _seconds(cfg.reopen_max_s, 10.0))
+        self._frame_timeout = _frame_timeout(cfg)
         self._cond = threading.Condition()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -169,14 +201,22 @@ class LiveCamera:
         self._last_error: str | None = None
         self._last_frame_t: float | None = None
         self._recent: deque[float] = deque()
+        self._death: str | None = None  # why the thread ended, if it ended without stop()
 
     # -- consumer side --------------------------------------------------------------------------------------
 
     def start(self) -> LiveCamera:
         if self._thread is not None:
             raise RuntimeError("LiveCamera already started")
-        self._thread = threading.Thread(target=self._run, name="camera", daemon=True)
-        self._thread.start()
+        try:
+            kind: SourceKind | None = parse_source(self._cfg.source).kind
+        except CameraError:
+            kind = None  # the thread reports it and retries
+        if kind == "v4l2":
+            set_v4l2_select_timeout(self._cfg)  # here, on the caller's thread, before the capture thread exists
+        thread = threading.Thread(target=self._run, name="camera", daemon=True)
+        thread.start()
+        self._thread = thread  # set once started: health() takes a thread that is not alive for a dead one
         return self
 
     def stop(self) -> None:
@@ -186,9 +226,9 @@ class LiveCamera:
             self._cond.notify_all()
         if self._thread is not None:
             # A read blocked inside the driver cannot be interrupted; it returns within its own timeout.
-            self._thread.join(timeout=self._cfg.frame_timeout_s + 5.0)
+            self._thread.join(timeout=self._frame_timeout + 5.0)
             if self._thread.is_alive():
-                log.error("camera thread did not stop within %.1f s", self._cfg.frame_timeout_s + 5.0)
+                log.error("camera thread did not stop within %.1f s", self._frame_timeout + 5.0)
 
     def __enter__(self) -> LiveCamera:
         return self.start()
@@ -214,9 +254,15 @@ class LiveCamera:
         with self._cond:
             now = self._clock()
             age = None if self._last_frame_t is None else max(0.0, now - self._last_frame_t)
+            last_error = self._last_error
             if self._stop.is_set():
                 state: CameraState = "stopped"
-            elif self._failing or (age is not None and age > self._cfg.frame_timeout_s):
+            elif self._thread is not None and not self._thread.is_alive():
+                state = "unavailable"
+                last_error = f"camera source {self._cfg.source!r}: the capture thread stopped unexpectedly"
+                if self._death is not None:
+                    last_error += f" ({self._death})"
+            elif self._failing or (age is not None and age > self._frame_timeout):
                 # The age check also covers a read that is still blocked inside the driver.
                 state = "unavailable"
             elif age is None:
@@ -233,32 +279,53 @@ class LiveCamera:
                 reopens=self._reopens,
                 errors=self._errors,
                 last_frame_age_s=age,
-                last_error=self._last_error,
+                last_error=last_error,
             )
 
     # -- capture thread -------------------------------------------------------------------------------------
 
     def _run(self) -> None:
-        backoff = self._cfg.reopen_initial_s
-        while not self._stop.is_set():
-            try:
-                got_frames = self._capture_once()
-            except Exception as err:  # noqa: BLE001 - the thread must survive anything a driver throws
-                got_frames = isinstance(err, _Failure) and err.got_frames
-                self._report_failure(err)
-                if got_frames:  # a good frame since the last failure resets the backoff
-                    backoff = self._cfg.reopen_initial_s
-                if self._stop.wait(backoff):
-                    break
-                backoff = min(backoff * 2.0, self._cfg.reopen_max_s)
-                with self._cond:
-                    self._reopens += 1
-                log.info("reopening camera source %r", self._cfg.source)
-                continue
-            if got_frames:  # a file reached its end: loop without counting an error
-                backoff = self._cfg.reopen_initial_s
-        with self._cond:
-            self._cond.notify_all()
+        backoff = self._reopen_initial
+        try:
+            while not self._stop.is_set():
+                try:
+                    backoff = self._cycle(backoff)
+                except Exception as err:  # noqa: BLE001 - even a failure while recovering must not end the thread
+                    backoff = self._reopen_max
+                    try:
+                        self._report_failure(err)
+                    except Exception:  # noqa: BLE001
+                        pass
+                    self._wait(backoff)
+        except BaseException as err:  # noqa: BLE001 - not an Exception (SystemExit, …): the thread ends here
+            with self._cond:
+                self._errors += 1
+                self._death = f"{type(err).__name__}: {err}"
+            log.critical("camera capture thread stopped unexpectedly", exc_info=True)
+        finally:
+            with self._cond:
+                self._cond.notify_all()
+
+    def _cycle(self, backoff: float) -> float:
+        """Open the source and pump frames; on failure report it and wait out the backoff. Returns the next backoff."""
+        try:
+            got_frames = self._capture_once()
+        except Exception as err:  # noqa: BLE001 - the thread must survive anything a driver throws
+            self._report_failure(err)
+            if isinstance(err, _Failure) and err.got_frames:  # a good frame since the last failure resets the backoff
+                backoff = self._reopen_initial
+            if self._wait(backoff):
+                return backoff
+            with self._cond:
+                self._reopens += 1
+            log.info("reopening camera source %r", self._cfg.source)
+            return min(backoff * 2.0, self._reopen_max)
+        # A file reached its end (got_frames) and is reopened at once without counting an error; or stop was set.
+        return self._reopen_initial if got_frames else backoff
+
+    def _wait(self, seconds: float) -> bool:
+        """Sleep up to `seconds` (clamped to what Event.wait accepts) or until stop(); True once stopping."""
+        return self._stop.wait(min(max(0.0, seconds), _MAX_WAIT_S) if not math.isnan(seconds) else 0.0)
 
     def _capture_once(self) -> bool:
         """Open the source and pump frames until stop or the end of a file (True). Raises on failure."""
@@ -277,14 +344,14 @@ class LiveCamera:
                         return True  # end of file: the caller reopens it at once
                     raise _Failure(f"camera source {self._cfg.source!r}: read failed", got)
                 # A camera may take a while to deliver its first frame; afterwards a long gap means a stall.
-                if got and now_real - last_good > self._cfg.frame_timeout_s:
+                if got and now_real - last_good > self._frame_timeout:
                     raise _Failure(
                         f"camera source {self._cfg.source!r}: no frame for {now_real - last_good:.1f} s", got
                     )
                 if period is not None:
                     # Pace a file at its own rate on real time; after a long stall, resync instead of bursting.
                     due = max(due + period, now_real - period)
-                    if self._stop.wait(max(0.0, due - now_real)):
+                    if self._wait(due - now_real):
                         break
                 last_good = time.monotonic()
                 got = True
@@ -297,6 +364,8 @@ class LiveCamera:
         fps = cap.get(cv2.CAP_PROP_FPS)
         if not (math.isfinite(fps) and 0.0 < fps <= 1000.0):
             fps = self._cfg.fps
+        if not (math.isfinite(fps) and 0.0 < fps <= 1000.0):
+            fps = 30.0
         return 1.0 / fps
 
     def _publish(self, image: np.ndarray) -> None:

@@ -185,8 +185,8 @@ def _read_drive_json(path: Path) -> dict[str, Any]:
     if not isinstance(info.get("device"), str):
         raise RecordingError(f"{path}: device must be a string (got {info.get('device')!r})")
     try:
-        datetime.fromisoformat(str(info.get("started_at")))
-    except ValueError:
+        parse_started_at(info.get("started_at"))
+    except (TypeError, ValueError):
         raise RecordingError(
             f"{path}: started_at must be an ISO 8601 time (got {info.get('started_at')!r})"
         ) from None
@@ -199,6 +199,17 @@ def _read_drive_json(path: Path) -> dict[str, Any]:
     if fps is not None and not (isinstance(fps, (int, float)) and fps > 0):
         raise RecordingError(f"{path}: streams.video.fps must be a positive number (got {fps!r})")
     return info
+
+
+def parse_started_at(value: object) -> datetime:
+    """drive.json's started_at: ISO 8601. A trailing "Z" (UTC) is accepted on every Python: before 3.11
+    datetime.fromisoformat() rejects it."""
+    if not isinstance(value, str):
+        raise TypeError(f"started_at must be a string (got {value!r})")
+    text = value.strip()
+    if text[-1:] in ("Z", "z"):
+        text = text[:-1] + "+00:00"
+    return datetime.fromisoformat(text)
 
 
 def _stream_path(folder: Path, streams: dict[str, Any], name: str, required: bool = False) -> Path | None:

@@ -10,10 +10,10 @@ import numpy as np
 
 from edge.runtime import Model
 from edge.types import EMOTION_LABELS, EmotionEstimate
-from edge.vision.landmarks import crop, roi_from_landmarks
+from edge.vision.landmarks import Roi, crop
 
 INPUT_SIZE = 64
-# FER-2013 faces run from the brows to the chin; the landmark box (forehead to chin) times this fits them.
+# FER-2013 faces run from the brows to the chin: 1.1x the landmark box, where the tracking ROI is 1.5x it.
 FACE_CROP_SCALE = 1.1 / 1.5
 
 
@@ -22,9 +22,9 @@ class EmotionClassifier:
         self.model = model
         self.labels = labels
 
-    def classify(self, gray: np.ndarray, points: np.ndarray, t: float) -> EmotionEstimate:
-        roi = roi_from_landmarks(points)
-        roi = type(roi)(roi.cx, roi.cy, roi.size * FACE_CROP_SCALE, roi.angle)
+    def classify(self, gray: np.ndarray, face_roi: Roi, t: float) -> EmotionEstimate:
+        """`face_roi` is the landmark tracking ROI (level eyes, 1.5x the face); the crop is cut tighter from it."""
+        roi = Roi(face_roi.cx, face_roi.cy, face_roi.size * FACE_CROP_SCALE, face_roi.angle)
         face = crop(gray, roi, INPUT_SIZE).astype(np.float32)
         x = ((face * (1.0 / 255.0) - 0.5) * 2.0)[None, :, :, None]
         scores = self.model.run(x)[0].reshape(-1).astype(np.float64)

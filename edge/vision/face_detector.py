@@ -74,6 +74,11 @@ def weighted_nms(
     """MediaPipe's WEIGHTED suppression: each cluster of overlapping boxes (IoU > threshold with the best one) is
     replaced by the score-weighted mean of its boxes and keypoints, keeping the best score. Steadier than
     plain NMS, which makes the landmark ROI jitter between neighbouring anchors."""
+    # A degenerate box (zero size, NaN) overlaps nothing, not even itself: drop it, and always count the best box
+    # in its own cluster, so every round removes at least one box.
+    sane = np.isfinite(boxes).all(1) & np.isfinite(keypoints).all((1, 2)) & np.isfinite(scores)
+    sane &= (boxes[:, 2] > boxes[:, 0]) & (boxes[:, 3] > boxes[:, 1])
+    boxes, keypoints, scores = boxes[sane], keypoints[sane], scores[sane]
     order = np.argsort(-scores)
     boxes, keypoints, scores = boxes[order], keypoints[order], scores[order]
     remaining = np.arange(len(scores))
@@ -81,6 +86,7 @@ def weighted_nms(
     while remaining.size:
         best = remaining[0]
         overlap = iou(boxes[best], boxes[remaining]) > iou_threshold
+        overlap[0] = True
         cluster = remaining[overlap]
         w = scores[cluster][:, None]
         box = (boxes[cluster] * w).sum(0) / w.sum()

@@ -8,7 +8,7 @@ Not thread-safe: one pipeline per vision worker.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -17,34 +17,55 @@ from edge.config import Config, VisionConfig
 from edge.models import model_path
 from edge.runtime import Model
 from edge.stats import StageTimer
-from edge.types import Detection, EmotionEstimate, FaceObservation, Frame, HeadPose
+from edge.rate import RateGate
+from edge.types import Box, Detection, EmotionEstimate, FaceObservation, Frame, HeadPose
 from edge.vision.emotion import EmotionClassifier
+from edge.vision.eyes import EyeStateClassifier
 from edge.vision.face_detector import FaceDetector
 from edge.vision.geometry import LEFT_EYE, RIGHT_EYE, HeadPoseEstimator, eye_aspect_ratio, mouth_aspect_ratio
-from edge.vision.landmarks import FaceMesh, LandmarkResult, roi_from_detection, roi_from_landmarks
+from edge.vision.landmarks import FaceMesh, LandmarkResult, Roi, roi_from_detection, roi_from_landmarks
 from edge.vision.preprocess import Normaliser, to_gray
-from edge.types import Box
 
 
 @dataclass(frozen=True, slots=True)
 class VisionModels:
     detector: Model
     landmarks: Model
+    eyes: Model
     emotion: Model | None
 
     @staticmethod
-    def load(models_dir: Path, num_threads: int = 1, backend: str = "auto", emotion: bool = True) -> VisionModels:
+    def load(
+        models_dir: Path, num_threads: int = 1, backend: str = "auto", emotion_model: str | None = "fer"
+    ) -> VisionModels:
+        """`emotion_model` names the manifest entry `emotion_<name>`; None loads no emotion model."""
+
         def load(name: str) -> Model:
             return Model(model_path(name, models_dir), num_threads=num_threads, backend=backend)
 
-        return VisionModels(load("face_detector"), load("face_landmarks"), load("emotion_fer") if emotion else None)
+        return VisionModels(
+            load("face_detector"),
+            load("face_landmarks"),
+            load("eye_state"),
+            load(f"emotion_{emotion_model}") if emotion_model else None,
+        )
+
+
+def in_region(box: Box, width: int, height: int, region: tuple[float, ...]) -> bool:
+    """Whether the box's centre lies in the region (normalised x0, y0, x1, y1)."""
+    cx, cy = box.center
+    return region[0] * width <= cx <= region[2] * width and region[1] * height <= cy <= region[3] * height
 
 
 def select_driver(detections: list[Detection], width: int, height: int, region: tuple[float, ...]) -> Detection | None:
-    """The largest face whose centre lies in the driver region (normalised x0, y0, x1, y1)."""
-    x0, y0, x1, y1 = region[0] * width, region[1] * height, region[2] * width, region[3] * height
-    inside = [d for d in detections if x0 <= d.box.center[0] <= x1 and y0 <= d.box.center[1] <= y1]
+    """The largest face whose centre lies in the driver region."""
+    inside = [d for d in detections if in_region(d.box, width, height, region)]
     return max(inside, key=lambda d: d.box.area, default=None)
+
+
+def landmark_box(points: np.ndarray) -> Box:
+    xs, ys = points[:, 0], points[:, 1]
+    return Box(float(xs.min()), float(ys.min()), float(xs.max()), float(ys.max()))
 
 
 def face_quality(presence: float, size_px: float, pose: HeadPose | None, cfg: VisionConfig) -> float:
@@ -68,22 +89,24 @@ class VisionPipeline:
         normaliser = Normaliser(cfg.normalise, cfg.clahe_clip_limit, cfg.clahe_tile_grid)
         self.detector = FaceDetector(models.detector, normaliser, cfg.detector_score_threshold, cfg.detector_nms_iou)
         self.mesh = FaceMesh(models.landmarks, normaliser)
+        self.eyes = EyeStateClassifier(models.eyes)
         self.emotion = EmotionClassifier(models.emotion) if models.emotion and cfg.emotion_hz > 0 else None
         self.pose = HeadPoseEstimator(cfg.focal_length_px)
         self.reset()
 
     @staticmethod
     def from_config(cfg: Config, timer: StageTimer | None = None) -> VisionPipeline:
-        rt = cfg.runtime
-        models = VisionModels.load(rt.models_dir, rt.num_threads, rt.backend, emotion=cfg.vision.emotion_hz > 0)
-        return VisionPipeline(cfg.vision, models, timer)
+        rt, vision = cfg.runtime, cfg.vision
+        emotion = vision.emotion_model if vision.emotion_hz > 0 else None
+        models = VisionModels.load(rt.models_dir, rt.num_threads, rt.backend, emotion_model=emotion)
+        return VisionPipeline(vision, models, timer)
 
     def reset(self) -> None:
-        """Forget the track (a new drive, a reopened camera)."""
-        self._track: np.ndarray | None = None
-        self._track_detector_score: float | None = None
+        """Forget the track (a new drive, a reopened camera, the face lost)."""
+        self._track: Roi | None = None  # where to look for the face in the next frame
         self._frames_since_detect = 0
         self._emotion: EmotionEstimate | None = None
+        self._emotion_gate = RateGate(self.cfg.emotion_hz) if self.cfg.emotion_hz > 0 else None
 
     def process(self, frame: Frame) -> FaceObservation:
         rec = self.timer.record
@@ -93,77 +116,85 @@ class VisionPipeline:
         t1 = time.perf_counter()
         rec("preprocess", t1 - t0)
 
-        result, tracked = self._landmarks(gray, w, h)
-        if result is None:
+        found = self._find_face(gray, w, h)
+        if found is None:
             self.reset()
             return FaceObservation.absent(frame.t, frame.index)
+        result, box, detector_score = found
         pts = result.points
 
         t2 = time.perf_counter()
-        ear_right = eye_aspect_ratio(pts, RIGHT_EYE)
-        ear_left = eye_aspect_ratio(pts, LEFT_EYE)
-        mar = mouth_aspect_ratio(pts)
         pose = self.pose.from_landmarks(pts, w, h)
-        xs, ys = pts[:, 0], pts[:, 1]
-        box = Box(float(xs.min()), float(ys.min()), float(xs.max()), float(ys.max()))
         size_px = float(max(box.width, box.height))
-        quality = face_quality(result.presence, size_px, pose, self.cfg)
-        t3 = time.perf_counter()
-        rec("geometry", t3 - t2)
-
-        if self.emotion is not None and self._emotion_due(frame.t):
-            self._emotion = self.emotion.classify(gray, pts, frame.t)
-            rec("emotion", time.perf_counter() - t3)
-
-        return FaceObservation(
+        observation = FaceObservation(
             t=frame.t,
             frame_index=frame.index,
             present=True,
-            quality=quality,
-            tracked=tracked,
-            detector_score=self._track_detector_score,
+            quality=face_quality(result.presence, size_px, pose, self.cfg),
+            tracked=detector_score is None,
+            detector_score=detector_score,
             landmark_score=round(result.presence, 4),
             box=box,
             face_size_px=size_px,
             pose=pose,
-            ear_left=ear_left,
-            ear_right=ear_right,
-            mar=mar,
-            emotion=self._emotion,
+            ear_left=eye_aspect_ratio(pts, LEFT_EYE),
+            ear_right=eye_aspect_ratio(pts, RIGHT_EYE),
+            mar=mouth_aspect_ratio(pts),
             landmarks=pts,
         )
+        self._track = roi_from_landmarks(pts)
+        t3 = time.perf_counter()
+        rec("geometry", t3 - t2)
 
-    def _landmarks(self, gray: np.ndarray, w: int, h: int) -> tuple[LandmarkResult | None, bool]:
-        """Landmarks from the track when there is one, else (or when that fails) from a fresh detection."""
-        rec = self.timer.record
+        eye_states = self.eyes.both(gray, pts)
+        t4 = time.perf_counter()
+        rec("eyes", t4 - t3)
+
+        if self.emotion is not None and self._emotion_gate is not None and self._emotion_gate.due(frame.t):
+            self._emotion = self.emotion.classify(gray, self._track, frame.t)
+            rec("emotion", time.perf_counter() - t4)
+        return replace(observation, eye_states=eye_states, emotion=self._emotion)
+
+    def _find_face(self, gray: np.ndarray, w: int, h: int) -> tuple[LandmarkResult, Box, float | None] | None:
+        """The driver's landmarks, their box, and the detector's score when the detector found the face in this
+        frame (None when it came from the track)."""
         n = self.cfg.redetect_every_n_frames
-        if self._track is not None and not (n and self._frames_since_detect >= n):
-            t0 = time.perf_counter()
-            res = self.mesh.run(gray, roi_from_landmarks(self._track))
-            rec("landmarks", time.perf_counter() - t0)
-            if res.presence >= self.cfg.landmark_presence_threshold:
-                self._track = res.points
+        if self._track is not None:
+            if n and self._frames_since_detect >= n:
+                # Scheduled re-detection: re-anchor on the detector's driver face; if it finds none, the track
+                # (still checked by FaceMesh's own presence score below) carries on.
+                self._frames_since_detect = 0
+                found = self._from_detection(gray, w, h)
+                if found is not None:
+                    return found
+            found = self._landmarks_in(gray, self._track, w, h)
+            if found is not None:
                 self._frames_since_detect += 1
-                return res, True
+                return found[0], found[1], None
             self._track = None
+        return self._from_detection(gray, w, h)
 
+    def _from_detection(self, gray: np.ndarray, w: int, h: int) -> tuple[LandmarkResult, Box, float] | None:
         t0 = time.perf_counter()
         det = select_driver(self.detector.detect(gray), w, h, self.cfg.driver_region)
-        t1 = time.perf_counter()
-        rec("detect", t1 - t0)
+        self.timer.record("detect", time.perf_counter() - t0)
         if det is None:
-            return None, False
-        res = self.mesh.run(gray, roi_from_detection(det))
-        rec("landmarks", time.perf_counter() - t1)
-        if res.presence < self.cfg.landmark_presence_threshold:
-            return None, False
-        self._track = res.points
-        self._track_detector_score = round(det.score, 4)
+            return None
+        found = self._landmarks_in(gray, roi_from_detection(det), w, h)
+        if found is None:
+            return None
         self._frames_since_detect = 0
-        return res, False
+        return found[0], found[1], round(det.score, 4)
 
-    def _emotion_due(self, t: float) -> bool:
-        if self._emotion is None:
-            return True
-        # Half a frame of slack so 5 Hz on a 25 fps camera is every 5th frame, not every 6th.
-        return t - self._emotion.t >= 1.0 / self.cfg.emotion_hz - 0.02
+    def _landmarks_in(self, gray: np.ndarray, roi: Roi, w: int, h: int) -> tuple[LandmarkResult, Box] | None:
+        """FaceMesh in the ROI; None unless it sees a face there and that face is in the driver region (a track
+        can drift to a passenger leaning over; the region is checked on every frame, not only on detections)."""
+        t0 = time.perf_counter()
+        res = self.mesh.run(gray, roi)
+        self.timer.record("landmarks", time.perf_counter() - t0)
+        if res.presence < self.cfg.landmark_presence_threshold:
+            return None
+        box = landmark_box(res.points)
+        if not in_region(box, w, h, self.cfg.driver_region):
+            return None
+        return res, box

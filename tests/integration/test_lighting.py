@@ -18,7 +18,9 @@ def _noise(sigma: float):
 
 
 VARIANTS = {
-    "grayscale": lambda image: cv2.cvtColor(image, cv2.COLOR_BGR2GRAY),
+    "grayscale": lambda image: cv2.cvtColor(image, cv2.COLOR_BGR2GRAY),  # also covers 2-D frames
+    # Skin is bright and flat in near-infrared much as in the red channel: the closest a colour clip gets to NIR.
+    "red_channel_nir_like": lambda image: np.ascontiguousarray(image[:, :, 2]),
     "darkened_gamma_2.5": _gamma(2.5),
     "brightened_gamma_0.4": _gamma(0.4),
     "gaussian_noise_15": _noise(15.0),

@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import json
 import logging
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 
-from edge.sources.recording import DriveWriter, RecordingError, open_replay
+from edge.sources import recording
+from edge.sources.recording import DriveWriter, RecordingError, open_replay, parse_started_at
 from edge.types import Frame
 
 W, H, BITS, CELL = 128, 32, 8, 16
-CLIPS = Path("/tmp/wheels/x/feat/tests/data")
 
 
 def draw_number(n: int) -> np.ndarray:
@@ -76,11 +77,8 @@ def test_optional_streams_are_found_by_default_name(drive: Path) -> None:
 
 
 @pytest.mark.parametrize("name", ["WolfgangLanger_Pexels.mp4", "noface_face.mov", "face_noface.mov"])
-def test_bare_video_times_start_at_zero_and_increase(name: str) -> None:
-    path = CLIPS / name
-    if not path.exists():
-        pytest.skip(f"{path} not here")
-    with open_replay(path) as replay:
+def test_bare_video_times_start_at_zero_and_increase(clip, name: str) -> None:
+    with open_replay(clip(name)) as replay:
         frames = list(replay)
         assert replay.info == {} and replay.labels == []
     expected = {"WolfgangLanger_Pexels.mp4": 472}.get(name, 169)
@@ -88,6 +86,25 @@ def test_bare_video_times_start_at_zero_and_increase(name: str) -> None:
     times = np.array([f.t for f in frames])
     assert times[0] == 0.0 and np.all(np.diff(times) > 0)
     assert times[-1] == pytest.approx(expected / replay.fps, rel=0.05)
+
+
+def test_variable_frame_rate_video_keeps_the_container_times(clip) -> None:
+    # noface_face.mov is variable-rate (its average, 26.5 fps, is no frame's period). Its video track (time scale
+    # 12288/s) gives the first frame a duration of 168 ticks (13.7 ms), then 94 frames of 512 ticks (24 fps), then
+    # ~410 ticks (30 fps); B-frames reorder decoding, so the presentation times (stts + ctts) are 0, 168, 680,
+    # 1192, ... ticks. Replay follows these, as ffprobe's pts_time does; it does not invent 1/fps spacing.
+    cap = cv2.VideoCapture(str(clip("noface_face.mov")), cv2.CAP_FFMPEG)
+    container = []
+    while cap.read()[0]:
+        container.append(cap.get(cv2.CAP_PROP_POS_MSEC) / 1000.0)
+    cap.release()
+    with open_replay(clip("noface_face.mov")) as replay:
+        times = np.array([f.t for f in replay])
+    assert times == pytest.approx(np.array(container) - container[0], abs=1e-9)
+    ticks = times * 12288
+    assert ticks[:4] == pytest.approx([0, 168, 680, 1192], abs=1e-6)
+    assert np.diff(ticks)[1:95] == pytest.approx(np.full(94, 512), abs=1e-6)  # 24 fps
+    assert np.median(np.diff(ticks)[100:]) == pytest.approx(410, abs=1)  # ~30 fps
 
 
 def test_bare_video_written_here(tmp_path: Path) -> None:
@@ -155,6 +172,8 @@ def test_missing_video_named_by_drive_json(drive: Path) -> None:
         ({"format": "something-else"}, "format must be 'edge-dms-drive'"),
         ({"version": 2}, "unsupported version 2"),
         ({"started_at": "yesterday"}, "started_at must be an ISO 8601 time"),
+        ({"started_at": "Z"}, "started_at must be an ISO 8601 time"),
+        ({"started_at": 20250314}, "started_at must be an ISO 8601 time"),
         ({"streams": {}}, "streams.video is missing"),
         ({"streams": {"video": {"file": "../escape.mkv"}}}, "must be a file name inside the drive"),
     ],
@@ -163,6 +182,35 @@ def test_malformed_drive_json(drive: Path, changes: dict[str, object], message: 
     edit_json(drive, **changes)
     with pytest.raises(RecordingError, match=message):
         open_replay(drive)
+
+
+@pytest.mark.parametrize("started_at", ["2025-03-14T08:30:00.123456Z", "2025-03-14T08:30:00z",
+                                        "2025-03-14T08:30:00.123456+00:00", "2025-03-14T09:30:00+01:00"])
+def test_started_at_accepts_a_trailing_z(drive: Path, started_at: str) -> None:
+    edit_json(drive, started_at=started_at)
+    with open_replay(drive) as replay:
+        assert replay.info["started_at"] == started_at
+    parsed = parse_started_at(started_at)
+    assert parsed.utcoffset() is not None
+    assert parsed.astimezone(timezone.utc).replace(microsecond=0) == datetime(2025, 3, 14, 8, 30, tzinfo=timezone.utc)
+
+
+class Py310Datetime(datetime):
+    """datetime as Python 3.10 parses ISO text: no trailing "Z"."""
+
+    @classmethod
+    def fromisoformat(cls, text: str) -> datetime:
+        if text.endswith(("Z", "z")):
+            raise ValueError(f"Invalid isoformat string: {text!r}")
+        return datetime.fromisoformat(text)
+
+
+def test_started_at_with_z_on_python_310(drive: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(recording, "datetime", Py310Datetime)
+    edit_json(drive, started_at="2025-03-14T08:30:00Z")
+    with open_replay(drive) as replay:
+        assert replay.info["started_at"] == "2025-03-14T08:30:00Z"
+    assert parse_started_at("2025-03-14T08:30:00Z") - datetime(2025, 3, 14, 8, 30, tzinfo=timezone.utc) == timedelta(0)
 
 
 def test_drive_json_syntax_error_names_the_line(drive: Path) -> None:

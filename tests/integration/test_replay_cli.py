@@ -88,6 +88,13 @@ def test_replay_prints_state_lines_to_stdout_by_default(clip):
     assert lines[-1].endswith("face: none")
 
 
+def test_a_bad_input_leaves_an_existing_output_alone(tmp_path):
+    out = tmp_path / "previous.jsonl"
+    out.write_text('{"topic": "state"}\n')
+    proc = dms("replay", str(tmp_path / "typo.mp4"), "--jsonl", str(out))
+    assert proc.returncode == 2 and out.read_text() == '{"topic": "state"}\n'
+
+
 def test_replay_errors_are_usage_errors(tmp_path):
     proc = dms("replay", str(tmp_path / "nothing.mp4"))
     assert proc.returncode == 2 and "no such file" in proc.stderr
@@ -110,7 +117,10 @@ def test_bench_writes_json(clip, tmp_path):
     assert 0 < result["cpu_ms_per_frame_min"] <= result["cpu_ms_per_frame"]
     assert 0 < result["peak_rss_without_frames_mb"] < result["peak_rss_mb"]
     assert result["frames_held_mb"] == pytest.approx(60 * 960 * 540 * 3 / 2**20, abs=0.1)
-    for stage in ("vision", "preprocess", "detect", "landmarks", "geometry", "emotion", "decode"):
+    assert result["eye_ms_per_eye"] == pytest.approx(result["stages"]["eyes"]["p50_ms"] / 2, abs=1e-3)
+    assert set(result["models"]) == {"face_detector", "face_landmarks", "eye_state", "emotion_fer"}
+    assert all(v > 0 for row in result["models"].values() for v in row.values())
+    for stage in ("vision", "preprocess", "detect", "landmarks", "geometry", "eyes", "emotion", "decode"):
         row = result["stages"][stage]
         assert 0 < row["p50_ms"] <= row["p95_ms"] <= row["p99_ms"]
     assert "ms CPU per frame" in proc.stdout

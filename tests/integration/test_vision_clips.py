@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from edge.sources.recording import open_replay
+from edge.types import Frame
 from tests.conftest import run_pipeline
 
 
@@ -89,3 +90,34 @@ def test_emotion_can_be_turned_off(config, vision_models, wolfgang_frames):
     obs = run_pipeline(p, wolfgang_frames[:20])
     assert all(o.present and o.emotion is None for o in obs)
     assert "emotion" not in p.timer.percentiles_ms()
+
+
+def test_detections_come_back_in_frame_pixels(pipeline, wolfgang_frames):
+    """The letterbox is undone: the same face placed lower in a square frame of the same width (so the same
+    detector scale, a different letterbox offset) is found 150 px lower."""
+    frame = wolfgang_frames[0]
+    (base,) = pipeline.detector.detect(frame[:, :, 0])
+    canvas = np.zeros((640, 640), np.uint8)
+    canvas[150:510] = frame[:, :, 0]
+    (moved,) = pipeline.detector.detect(canvas)
+    shift = np.array([moved.box.x0 - base.box.x0, moved.box.y0 - base.box.y0])
+    np.testing.assert_allclose(shift, [0, 150], atol=3)
+    # keypoints jitter a few px with the resampling phase; an undo error would be >= 28 px (the padding)
+    np.testing.assert_allclose(moved.keypoints - base.keypoints, np.tile([0, 150], (6, 1)), atol=5)
+    assert base.box.x0 < base.keypoints[0, 0] < base.keypoints[1, 0] < base.box.x1  # eyes inside, right eye first
+
+
+def test_a_track_that_leaves_the_driver_region_is_dropped(config, vision_models, wolfgang_frames):
+    """The face slides to the left, out of a driver region on the right half of the frame."""
+    from edge.vision.pipeline import VisionPipeline
+
+    p = VisionPipeline(config.vision.model_copy(update={"driver_region": (0.4, 0.0, 1.0, 1.0)}), vision_models)
+    frame = wolfgang_frames[0]
+    present = []
+    for i, dx in enumerate(range(0, 400, 20)):
+        shifted = np.zeros_like(frame)
+        shifted[:, : 640 - dx] = frame[:, dx:]
+        present.append((dx, p.process(Frame(shifted, i / 24, i)).present))
+    # the face centre starts at x = 437 px: it leaves the region (x < 256) once shifted by ~180 px
+    assert all(ok for dx, ok in present if dx <= 160)
+    assert not any(ok for dx, ok in present if dx >= 200)

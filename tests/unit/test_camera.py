@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import os
 import threading
 import time
 from pathlib import Path
@@ -12,6 +13,7 @@ import numpy as np
 import pytest
 
 from edge.config import CameraConfig
+from edge.sources import camera
 from edge.sources.camera import CameraError, LiveCamera, SourceSpec, gstreamer_available, open_capture, parse_source
 
 W, H, BITS, CELL = 128, 32, 8, 16
@@ -44,7 +46,8 @@ def make_video(path: Path, frames: int, fps: float) -> Path:
 
 
 def fast_cfg(source: Path | str, **kw: float) -> CameraConfig:
-    return CameraConfig(source=str(source), reopen_initial_s=0.05, reopen_max_s=0.2, frame_timeout_s=1.0, **kw)
+    return CameraConfig(**{"source": str(source), "reopen_initial_s": 0.05, "reopen_max_s": 0.2,
+                           "frame_timeout_s": 1.0, **kw})
 
 
 def wait_until(predicate, timeout: float = 3.0) -> bool:
@@ -174,4 +177,171 @@ def test_stop_joins_the_thread_and_wakes_the_consumer(clip: Path) -> None:
     waiter.join(timeout=2.0)
     assert not waiter.is_alive() and result == [None]
     assert not any(t.name == "camera" for t in threading.enumerate())
+    assert cam.health().state == "stopped"
+
+
+# -- a stalling or failing device -------------------------------------------------------------------------------
+# A real V4L2 device cannot exist here, so these tests put a scripted capture behind open_capture: the same
+# interface a cv2.VideoCapture offers the thread (read/release/get/isOpened). Waits use events, not timings.
+
+V4L_ENV = "OPENCV_VIDEOIO_V4L_SELECT_TIMEOUT"
+
+
+class ScriptedCapture:
+    """Numbered frames at ~100 fps; `on_read(capture, n)` runs before the n-th read (from 1) and may block or raise."""
+
+    def __init__(self, opening: int, on_read) -> None:
+        self.opening = opening
+        self.on_read = on_read
+        self.reads = 0
+        self.released = False
+
+    def isOpened(self) -> bool:  # noqa: N802 - cv2.VideoCapture's name
+        return not self.released
+
+    def get(self, prop: int) -> float:
+        return 0.0
+
+    def release(self) -> None:
+        self.released = True
+
+    def read(self) -> tuple[bool, np.ndarray]:
+        self.reads += 1
+        self.on_read(self, self.reads)
+        time.sleep(0.01)
+        return True, draw_number(self.reads % 200)
+
+
+@pytest.fixture
+def scripted(monkeypatch: pytest.MonkeyPatch):
+    """scripted(on_read) -> the list of captures opened so far, with open_capture patched to make them."""
+    monkeypatch.setenv(V4L_ENV, "unset")
+    monkeypatch.delenv(V4L_ENV)  # start() sets it for a V4L2 source; restored after the test
+
+    def install(on_read) -> list[ScriptedCapture]:
+        opened: list[ScriptedCapture] = []
+
+        def fake_open(spec: SourceSpec, cfg: CameraConfig) -> ScriptedCapture:
+            assert spec == parse_source(cfg.source)
+            cap = ScriptedCapture(len(opened), on_read)
+            opened.append(cap)
+            return cap
+
+        monkeypatch.setattr(camera, "open_capture", fake_open)
+        return opened
+
+    return install
+
+
+def test_stalled_device_is_unavailable_then_reopened_and_frames_flow_again(scripted) -> None:
+    resume = threading.Event()
+
+    def on_read(cap: ScriptedCapture, n: int) -> None:
+        if cap.opening == 0 and n == 6:
+            assert resume.wait(30.0)  # the driver stops delivering: this read blocks until the test resumes it
+
+    opened = scripted(on_read)
+    with LiveCamera(fast_cfg("/dev/video0", frame_timeout_s=0.3)) as cam:
+        before = cam.latest(timeout=3.0)
+        assert before is not None
+        assert wait_until(lambda: cam.health().state == "unavailable")  # frames stopped for > frame_timeout_s
+        stalled = cam.health()
+        assert stalled.errors == 0 and stalled.reopens == 0 and len(opened) == 1  # the read is still blocked
+        assert stalled.last_frame_age_s is not None and stalled.last_frame_age_s > 0.3
+        last_before = cam.latest(timeout=0.0)
+        assert last_before is not None and last_before.index == 4  # 5 frames were read before the stall
+        resume.set()  # the late frame comes back, too late: the thread drops it, releases and reopens the device
+        after = cam.latest(after_index=last_before.index, timeout=3.0)
+        assert after is not None
+        assert wait_until(lambda: cam.health().state == "ok")
+        health = cam.health()
+    assert len(opened) >= 2 and opened[0].released
+    assert read_number(after.image) == after.index - 4  # from the reopened device (its reads count from 1 again)
+    assert health.errors >= 1 and health.reopens >= 1
+    assert health.last_error is not None and "no frame for" in health.last_error
+
+
+def test_read_that_raises_is_counted_and_the_device_reopened(scripted) -> None:
+    def on_read(cap: ScriptedCapture, n: int) -> None:
+        if cap.opening == 0 and n == 3:
+            raise RuntimeError("driver fell over")
+
+    opened = scripted(on_read)
+    with LiveCamera(fast_cfg("/dev/video0")) as cam:
+        assert wait_until(lambda: len(opened) >= 2 and cam.health().frames >= 4)
+        health = cam.health()
+        assert health.state == "ok" and health.errors == 1 and health.reopens == 1
+        assert health.last_error == "camera source '/dev/video0': RuntimeError: driver fell over"
+        assert opened[0].released
+        assert any(t.name == "camera" for t in threading.enumerate())  # the thread survived
+
+
+def test_v4l2_select_timeout_is_set_by_start_not_by_the_capture_thread(scripted) -> None:
+    seen_by_thread: list[str | None] = []
+
+    def on_read(cap: ScriptedCapture, n: int) -> None:
+        seen_by_thread.append(os.environ.get(V4L_ENV))
+
+    scripted(on_read)
+    cam = LiveCamera(fast_cfg("/dev/video0", frame_timeout_s=2.5))
+    assert V4L_ENV not in os.environ
+    cam.start()
+    assert os.environ.get(V4L_ENV) == "3"  # set on this thread, before the capture thread could open anything
+    assert cam.latest(timeout=3.0) is not None
+    cam.stop()
+    assert seen_by_thread and set(seen_by_thread) == {"3"}
+
+
+def test_file_source_leaves_the_v4l2_timeout_alone(clip: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(V4L_ENV, "unset")
+    monkeypatch.delenv(V4L_ENV)
+    with LiveCamera(fast_cfg(clip)) as cam:
+        assert cam.latest(timeout=2.0) is not None
+    assert V4L_ENV not in os.environ
+
+
+@pytest.mark.parametrize("huge", [1e300, float("inf"), float("nan")])
+def test_absurd_times_do_not_kill_the_thread(tmp_path: Path, huge: float) -> None:
+    # The config bounds these; the thread must not rely on it. model_copy skips validation.
+    cfg = fast_cfg(tmp_path / "missing.avi").model_copy(
+        update={"reopen_initial_s": huge, "reopen_max_s": huge, "frame_timeout_s": huge}
+    )
+    cam = LiveCamera(cfg).start()
+    try:
+        assert wait_until(lambda: cam.health().errors >= 1)
+        health = cam.health()
+        assert health.state == "unavailable" and "no such video file" in (health.last_error or "")
+        assert any(t.name == "camera" for t in threading.enumerate())  # waiting out its backoff, alive
+    finally:
+        cam.stop()
+    assert not any(t.name == "camera" for t in threading.enumerate())  # stop() interrupts the long wait
+    assert cam.health().state == "stopped"
+
+
+@pytest.mark.parametrize("timeout", [1e300, float("inf"), float("nan")])
+def test_open_capture_with_absurd_frame_timeout(clip: Path, timeout: float) -> None:
+    cap = open_capture(str(clip), CameraConfig(source=str(clip)).model_copy(update={"frame_timeout_s": timeout}))
+    ok, image = cap.read()
+    cap.release()
+    assert ok and read_number(image) == 0
+
+
+class Fatal(BaseException):
+    """Not an Exception: the one kind of error the capture thread does not recover from."""
+
+
+def test_dead_capture_thread_is_reported_unavailable(scripted) -> None:
+    def on_read(cap: ScriptedCapture, n: int) -> None:
+        if n == 3:
+            raise Fatal("out of this world")
+
+    scripted(on_read)
+    with LiveCamera(fast_cfg("/dev/video0")) as cam:
+        assert cam.latest(timeout=3.0) is not None
+        assert wait_until(lambda: not any(t.name == "camera" for t in threading.enumerate()))
+        health = cam.health()
+        assert health.state == "unavailable"
+        assert health.last_error == (
+            "camera source '/dev/video0': the capture thread stopped unexpectedly (Fatal: out of this world)"
+        )
     assert cam.health().state == "stopped"

@@ -39,6 +39,33 @@ def test_every_error_is_reported_at_once():
     assert {p.split(":")[0] for p in problems} == {"camera.fps", "state.state_hz", "bogus"}
 
 
+@pytest.mark.parametrize(
+    "data, key",
+    [
+        ({"vision": {"emotion_hz": True}}, "vision.emotion_hz"),  # a bool is not a number
+        ({"camera": {"fps": "30"}}, "camera.fps"),  # nor is a string
+        ({"vision": {"redetect_every_n_frames": True}}, "vision.redetect_every_n_frames"),
+        ({"camera": {"frame_timeout_s": float("inf")}}, "camera.frame_timeout_s"),
+        ({"camera": {"reopen_initial_s": 1e10}}, "camera.reopen_initial_s"),
+        ({"camera": {"frame_timeout_s": 0.001}}, "camera"),  # shorter than two frames at 30 fps
+    ],
+)
+def test_strict_values(data, key):
+    assert any(p.startswith(key) for p in _problems(data))
+
+
+def test_camera_index_may_be_an_integer():
+    assert config_from_dict({"camera": {"source": 0}}).camera.source == "0"
+    assert config_from_dict({"camera": {"fps": 25}}).camera.fps == 25.0  # integers are fine for floats
+
+
+def test_non_utf8_file_is_a_config_error(tmp_path):
+    bad = tmp_path / "latin1.toml"
+    bad.write_bytes('device_id = "caf\xe9"'.encode("latin-1"))
+    with pytest.raises(ConfigError, match="not UTF-8"):
+        load_config(bad)
+
+
 def test_cross_field_rules():
     assert any("driver_region" in p for p in _problems({"vision": {"driver_region": [0.5, 0, 0.2, 1]}}))
     assert any("reopen_max_s" in p for p in _problems({"camera": {"reopen_initial_s": 5, "reopen_max_s": 1}}))
@@ -72,7 +99,8 @@ def test_documented_config_lists_every_key():
     """config/dms.toml documents every key (optional ones as `# key = example`); comparing it with the model
     catches a key added without docs, and the examples of optional keys must validate too."""
     import re
-    import tomllib
+
+    from edge.config import tomllib
 
     text = re.sub(r"(?m)^# (\w+ = )", r"\1", (ROOT / "config" / "dms.toml").read_text())
     documented = tomllib.loads(text)

@@ -70,3 +70,14 @@ def test_letterbox_keeps_aspect_and_centres():
     m = letterbox_matrix(640, 360)
     corners = np.array([[0, 0, 1], [640, 360, 1]], float) @ m.T
     np.testing.assert_allclose(corners, [[0, 28], [128, 100]])
+
+
+def test_weighted_nms_survives_degenerate_boxes():
+    """A zero-width or NaN box overlaps nothing, not even itself; it must not stall the merge loop."""
+    boxes = np.array([[0.1, 0.1, 0.1, 0.3], [0.2, 0.2, 0.4, 0.4], [np.nan, 0, 1, 1], [0.5, 0.5, 0.4, 0.6]], np.float32)
+    kps = np.zeros((4, 6, 2), np.float32)
+    scores = np.array([0.99, 0.8, 0.9, 0.7], np.float32)
+    out = weighted_nms(boxes, kps, scores, iou_threshold=0.3)
+    assert len(out) == 1
+    np.testing.assert_allclose(out[0][0], boxes[1])
+    assert weighted_nms(boxes[[0]], kps[[0]], scores[[0]], 0.3) == []

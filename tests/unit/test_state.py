@@ -5,8 +5,11 @@ import jsonschema
 import numpy as np
 import pytest
 
-from edge.state import RateGate, state_payload
-from edge.types import EmotionEstimate, FaceObservation, HeadPose
+from edge.config import Config
+from edge.monitor.driver import DriverMonitor
+from edge.rate import RateGate
+from edge.state import state_payload
+from edge.types import EmotionEstimate, EyeCropState, FaceObservation, HeadPose
 
 SCHEMA = json.loads((Path(__file__).resolve().parents[2] / "docs" / "schemas" / "state.json").read_text())
 
@@ -24,6 +27,12 @@ def test_rate_gate_keeps_the_rate_on_any_camera(fps):
     assert gaps.max() < 0.5 + 1.0 / fps
 
 
+def test_rate_gate_never_passes_two_events_a_frame_apart():
+    gate = RateGate(2.0)
+    passed = [t for t in (0.0, 0.5, 1.5, 1.533, 1.9, 2.0) if gate.due(t)]
+    assert passed == [0.0, 0.5, 1.5, 2.0]
+
+
 def test_rate_gate_restarts_after_a_gap_instead_of_bursting():
     gate = RateGate(2.0)
     assert gate.due(0.0) and not gate.due(0.3) and gate.due(0.5)
@@ -37,14 +46,19 @@ def test_payload_of_a_present_face_matches_the_schema():
         landmark_score=0.99, face_size_px=180.0, pose=HeadPose(10.123, -5.0, 2.0), ear_left=0.3, ear_right=0.28,
         mar=0.05, emotion=EmotionEstimate({"angry": 0.1, "disgust": 0.0, "fear": 0.0, "happy": 0.6, "sad": 0.1,
                                            "surprise": 0.0, "neutral": 0.2}, 1.2),
+        eye_states=(EyeCropState(0.1, 30.0, 0.0), EyeCropState(0.2, 2.0, 0.0)),  # the right eye is too flat
     )
-    p = state_payload(obs)
+    p = state_payload(DriverMonitor(Config()).step(obs))
     jsonschema.validate(p, SCHEMA)
     assert p["t"] == 1.235 and p["face"]["yaw"] == 10.12 and p["emotion"]["dominant"] == "happy"
+    assert p["eyes"]["visible"] and p["eyes"]["closed_right"] is None and p["eyes"]["closed_left"] < 0.5
+    assert p["eyes"]["closed_prob"] == p["eyes"]["closed_left"]
+    assert p["drowsiness"]["level"] == "unknown" and p["drowsiness"]["blinks"] == 0
     json.dumps(p)  # plain JSON types only
 
 
 def test_payload_of_an_absent_face_matches_the_schema():
-    p = state_payload(FaceObservation.absent(2.0, 48))
+    p = state_payload(DriverMonitor(Config()).step(FaceObservation.absent(2.0, 48)))
     jsonschema.validate(p, SCHEMA)
     assert p["face"]["present"] is False and p["eyes"]["ear_left"] is None and p["emotion"]["scores"] is None
+    assert p["eyes"]["visible"] is False and p["eyes"]["closed_prob"] is None

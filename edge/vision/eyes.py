@@ -1,0 +1,77 @@
+"""Eye state: the probability that each eye is closed, from an aligned eye crop and the project's int8 CNN.
+
+`prepare_eye` is the one preprocessing for training (tools/train_eyes.py, on MRL's NIR eye crops) and inference
+(crops cut from the FaceMesh landmarks here), so the model sees the same kind of input in both.
+"""
+
+from __future__ import annotations
+
+import math
+
+import cv2
+import numpy as np
+
+from edge.runtime import Model
+from edge.types import EyeCropState
+from edge.vision.geometry import LEFT_EYE, RIGHT_EYE
+from edge.vision.landmarks import Roi, crop
+
+INPUT_SIZE = 32
+# MRL crops are square and centred on the eye, whose corner-to-corner width is ~55-65 % of the side.
+CROP_SCALE = 1.7
+
+
+def resize_eye(gray: np.ndarray) -> np.ndarray:
+    if gray.shape[:2] == (INPUT_SIZE, INPUT_SIZE):
+        return gray
+    return cv2.resize(gray, (INPUT_SIZE, INPUT_SIZE), interpolation=cv2.INTER_AREA)
+
+
+def standardise(eye32: np.ndarray, mean: float, std: float) -> np.ndarray:
+    # A flat crop (covered lens) stays flat instead of amplifying noise.
+    x = (eye32.astype(np.float32) - np.float32(mean)) * np.float32(1.0 / max(std, 4.0))
+    return np.clip(x, -3.0, 3.0)[:, :, None]
+
+
+def prepare_eye(gray: np.ndarray) -> np.ndarray:
+    """A square gray eye crop of any size → 32×32×1 float32, standardised per crop. Standardising removes the
+    exposure and the NIR illuminator's strength, which vary far more between cameras than eyes do."""
+    eye = resize_eye(gray)
+    mean, std = cv2.meanStdDev(eye)
+    return standardise(eye, float(mean[0, 0]), float(std[0, 0]))
+
+
+def eye_roi(points: np.ndarray, eye: tuple[int, ...]) -> Roi:
+    """A level square around one eye: centred between its corners, CROP_SCALE × the corner distance."""
+    a, b = points[eye[0], :2], points[eye[3], :2]
+    width = float(math.hypot(*(b - a)))
+    angle = math.atan2(float(b[1] - a[1]), float(b[0] - a[0]))  # both index sets list corners left to right
+    centre = (a + b) / 2
+    return Roi(float(centre[0]), float(centre[1]), width * CROP_SCALE, angle)
+
+
+SATURATED = 250  # gray level counted as glare
+# The eye itself: the centre half of the crop, without brow and cheek, whose edges against a dark lens would
+# otherwise look like contrast.
+_CENTRE = slice(INPUT_SIZE // 4, INPUT_SIZE * 3 // 4)
+
+
+class EyeStateClassifier:
+    """One invoke per eye: a batch of two took longer here (0.31 ms) than two single invokes (2 x 0.12 ms)."""
+
+    def __init__(self, model: Model):
+        self.model = model
+
+    def both(self, gray: np.ndarray, points: np.ndarray) -> tuple[EyeCropState, EyeCropState]:
+        """(left, right): the driver's own eyes, cut from the gray frame (not contrast-normalised: the crop's
+        own contrast is what tells a visible eye from dark glasses)."""
+        return self._one(gray, points, LEFT_EYE), self._one(gray, points, RIGHT_EYE)
+
+    def _one(self, gray: np.ndarray, points: np.ndarray, eye_index: tuple[int, ...]) -> EyeCropState:
+        eye = resize_eye(crop(gray, eye_roi(points, eye_index), INPUT_SIZE * 2))  # cut at 64 px, area-averaged
+        mean, std = cv2.meanStdDev(eye)
+        closed = self.model.run(standardise(eye, float(mean[0, 0]), float(std[0, 0]))[None])[0]
+        centre = eye[_CENTRE, _CENTRE]
+        contrast = float(cv2.meanStdDev(centre)[1][0, 0])
+        saturated = np.count_nonzero(centre >= SATURATED) / centre.size
+        return EyeCropState(float(closed.reshape(-1)[0]), contrast, float(saturated))
