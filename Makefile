@@ -23,6 +23,7 @@ demo: models
 	$(BIN)/dms demo
 
 test: models
+	$(BIN)/ruff check edge tools tests
 	$(BIN)/python -m pytest
 
 bench: models

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from typing import Callable, Iterable
 
 from edge.monitor.driver import DriverMonitor, DriverState
-from edge.sinks.base import Sink
 from edge.rate import RateGate
+from edge.sinks.base import Sink
 from edge.state import state_payload
 from edge.types import Frame
 from edge.vision.pipeline import VisionPipeline

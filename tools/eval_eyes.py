@@ -21,10 +21,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
+from mrl import EyeSample, list_samples, load_gray  # noqa: E402
 
 from edge.runtime import Model  # noqa: E402
 from edge.vision.eyes import prepare_eye  # noqa: E402
-from mrl import EyeSample, list_samples, load_gray  # noqa: E402
 
 
 def _rate(hits: int, total: int) -> float | None:

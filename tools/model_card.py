@@ -110,8 +110,8 @@ Reproduce: `.venv-train/bin/python tools/train_eyes.py --seed {info['seed']}`; s
   - test (reported below, never seen in training or selection): {info['counts']['test']} crops from
     {', '.join(info['split']['test'])}
 - Augmentation: crop jitter (±8 % shift, 0.85-1.15 scale, ±15° roll), mirroring, gamma 0.5-2.0, gain and offset,
-  mild blur and sensor noise. {info['epochs']} epochs, Adam with cosine decay; best validation epoch {info['best_epoch']}
-  (validation accuracy {_pct(info['val_accuracy'])}).
+  mild blur and sensor noise. {info['epochs']} epochs, Adam with cosine decay; best validation epoch
+  {info['best_epoch']} (validation accuracy {_pct(info['val_accuracy'])}).
 
 ## Results on the test subjects (int8 model, threshold 0.5)
 | metric | value |

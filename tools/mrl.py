@@ -41,10 +41,13 @@ class EyeSample:
 def parse_name(path: Path, closed: bool) -> EyeSample:
     parts = path.stem.split("_")
     if len(parts) != 8 or not parts[0].startswith("s"):
-        raise ValueError(f"{path}: not an MRL file name (s<subject>_<id>_<gender>_<glasses>_<state>_<refl>_<light>_<sensor>)")
+        raise ValueError(
+            f"{path}: not an MRL file name (s<subject>_<id>_<gender>_<glasses>_<state>_<refl>_<light>_<sensor>)"
+        )
     subject, _id, _gender, glasses, state, reflections, lighting, sensor = parts
     if state not in ("0", "1") or (state == "0") != closed:
-        raise ValueError(f"{path}: eye-state field {state!r} disagrees with its folder {'closed' if closed else 'open'}/")
+        folder = "closed" if closed else "open"
+        raise ValueError(f"{path}: eye-state field {state!r} disagrees with its folder {folder}/")
     return EyeSample(
         path, subject, closed, glasses == "1", REFLECTIONS.get(reflections, reflections),
         LIGHTING.get(lighting, lighting), sensor,
@@ -73,7 +76,9 @@ def load_gray(sample: EyeSample) -> np.ndarray:
     return image
 
 
-def split_by_subject(samples: list[EyeSample], seed: int, test: int, val: int) -> tuple[list[str], list[str], list[str]]:
+def split_by_subject(
+    samples: list[EyeSample], seed: int, test: int, val: int
+) -> tuple[list[str], list[str], list[str]]:
     """Subjects shuffled with `seed` into (train, val, test): no subject on two sides."""
     subjects = sorted({s.subject for s in samples})
     order = np.random.default_rng(seed).permutation(len(subjects))

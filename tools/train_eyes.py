@@ -22,11 +22,11 @@ sys.path.insert(0, str(ROOT))
 
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
-
-from edge.vision.eyes import INPUT_SIZE, prepare_eye  # noqa: E402
 from eval_eyes import evaluate  # noqa: E402
 from model_card import write_card_and_manifest  # noqa: E402
 from mrl import list_samples, load_gray, split_by_subject  # noqa: E402
+
+from edge.vision.eyes import INPUT_SIZE, prepare_eye  # noqa: E402
 
 BASE = 48  # images are kept at this size; augmentation crops and warps them, then prepare_eye takes them to 32
 

@@ -11,7 +11,9 @@ def format_state(p: dict[str, Any]) -> str:
     if not face["present"]:
         return f"t={p['t']:7.2f}s  face: none"
     eyes, emo, drowsy = p["eyes"], p["emotion"], p["drowsiness"]
-    pose = "n/a" if face["yaw"] is None else f"yaw {face['yaw']:+5.1f} pitch {face['pitch']:+5.1f} roll {face['roll']:+5.1f}"
+    pose = "n/a"
+    if face["yaw"] is not None:
+        pose = f"yaw {face['yaw']:+5.1f} pitch {face['pitch']:+5.1f} roll {face['roll']:+5.1f}"
     emotion = "n/a" if emo["dominant"] is None else f"{emo['dominant']} {emo['scores'][emo['dominant']]:.2f}"
     closed = "not visible" if eyes["closed_prob"] is None else f"closed {eyes['closed_prob']:.2f}"
     perclos = "" if eyes["perclos"] is None else f" PERCLOS {eyes['perclos']:.2f}"

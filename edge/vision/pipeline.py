@@ -15,9 +15,9 @@ import numpy as np
 
 from edge.config import Config, VisionConfig
 from edge.models import model_path
+from edge.rate import RateGate
 from edge.runtime import Model
 from edge.stats import StageTimer
-from edge.rate import RateGate
 from edge.types import Box, Detection, EmotionEstimate, FaceObservation, Frame, HeadPose
 from edge.vision.emotion import EmotionClassifier
 from edge.vision.eyes import EyeStateClassifier

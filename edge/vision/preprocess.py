@@ -10,7 +10,6 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-
 _TO_GRAY = {3: cv2.COLOR_BGR2GRAY, 4: cv2.COLOR_BGRA2GRAY}
 
 

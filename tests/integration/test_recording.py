@@ -14,22 +14,7 @@ import pytest
 from edge.sources import recording
 from edge.sources.recording import DriveWriter, RecordingError, open_replay, parse_started_at
 from edge.types import Frame
-
-W, H, BITS, CELL = 128, 32, 8, 16
-
-
-def draw_number(n: int) -> np.ndarray:
-    image = np.zeros((H, W, 3), np.uint8)
-    for bit in range(BITS):
-        if n >> bit & 1:
-            image[:CELL, bit * CELL : (bit + 1) * CELL] = 255
-    return image
-
-
-def read_number(image: np.ndarray) -> int:
-    gray = image.mean(axis=2)
-    return sum(1 << bit for bit in range(BITS) if gray[4:12, bit * CELL + 4 : bit * CELL + 12].mean() > 128)
-
+from tests.numbered_frames import H, W, draw_number, read_number
 
 # Irregular live times on the monotonic clock (a dropped frame leaves a gap), starting far from zero.
 TIMES = [5000.0 + 0.04 * i + (0.03 if i > 20 else 0.0) for i in range(40)]

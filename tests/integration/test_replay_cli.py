@@ -5,7 +5,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import cv2
 import jsonschema
 import pytest
 

@@ -15,22 +15,7 @@ import pytest
 from edge.config import CameraConfig
 from edge.sources import camera
 from edge.sources.camera import CameraError, LiveCamera, SourceSpec, gstreamer_available, open_capture, parse_source
-
-W, H, BITS, CELL = 128, 32, 8, 16
-
-
-def draw_number(n: int) -> np.ndarray:
-    """A frame whose top row of 16 px cells spells n in binary (white = 1): robust to JPEG."""
-    image = np.zeros((H, W, 3), np.uint8)
-    for bit in range(BITS):
-        if n >> bit & 1:
-            image[:CELL, bit * CELL : (bit + 1) * CELL] = 255
-    return image
-
-
-def read_number(image: np.ndarray) -> int:
-    gray = image if image.ndim == 2 else image.mean(axis=2)
-    return sum(1 << bit for bit in range(BITS) if gray[4:12, bit * CELL + 4 : bit * CELL + 12].mean() > 128)
+from tests.numbered_frames import H, W, draw_number, read_number
 
 
 def make_video(path: Path, frames: int, fps: float) -> Path:

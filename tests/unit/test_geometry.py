@@ -85,7 +85,7 @@ def test_head_pose_recovered_from_projected_face(pose):
 
 
 def test_head_pose_signs_follow_the_driver():
-    nose, chin, r_eye, l_eye = 0, 1, 2, 3
+    nose, r_eye, l_eye = 0, 2, 3  # indices into POSE_MODEL
     # Turning to the driver's left moves the nose to the image's right (the camera faces the driver).
     p = _project(HeadPose(yaw=20, pitch=0, roll=0))
     assert p[nose, 0] > (p[r_eye, 0] + p[l_eye, 0]) / 2

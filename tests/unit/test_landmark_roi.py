@@ -7,7 +7,15 @@ import pytest
 
 from edge.config import VisionConfig
 from edge.types import Box, Detection, HeadPose
-from edge.vision.landmarks import LEFT_EYE_OUTER, RIGHT_EYE_OUTER, ROI_SCALE, Roi, crop, roi_from_detection, roi_from_landmarks
+from edge.vision.landmarks import (
+    LEFT_EYE_OUTER,
+    RIGHT_EYE_OUTER,
+    ROI_SCALE,
+    Roi,
+    crop,
+    roi_from_detection,
+    roi_from_landmarks,
+)
 from edge.vision.pipeline import face_quality, in_region, select_driver
 
 
