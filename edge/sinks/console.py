@@ -16,12 +16,18 @@ def format_state(p: dict[str, Any]) -> str:
         pose = f"yaw {face['yaw']:+5.1f} pitch {face['pitch']:+5.1f} roll {face['roll']:+5.1f}"
     emotion = "n/a" if emo["dominant"] is None else f"{emo['dominant']} {emo['scores'][emo['dominant']]:.2f}"
     closed = "not visible" if eyes["closed_prob"] is None else f"closed {eyes['closed_prob']:.2f}"
+    if eyes["closed_s"] > 0:
+        closed += f" for {eyes['closed_s']:.1f} s"
     perclos = "" if eyes["perclos"] is None else f" PERCLOS {eyes['perclos']:.2f}"
     kss = "" if drowsy["kss"] is None else f" KSS {drowsy['kss']:.1f}"
+    episodes = f"blinks {drowsy['blinks']}"
+    for key in ("long_blinks", "microsleeps", "sleeps", "yawns", "nods"):
+        if drowsy[key]:
+            episodes += f" {key.replace('_', ' ')} {drowsy[key]}"
     return (
         f"t={p['t']:7.2f}s  face: q {face['quality']:.2f}  {pose}  "
         f"eyes: {closed} EAR L {eyes['ear_left']:.3f} R {eyes['ear_right']:.3f}{perclos}  MAR {p['mouth']['mar']:.3f}  "
-        f"{drowsy['level']}{kss} blinks {drowsy['blinks']}  emotion: {emotion}"
+        f"{drowsy['level']}{kss} {episodes}  emotion: {emotion}"
     )
 
 
