@@ -153,6 +153,102 @@ class DrowsinessConfig(_Section):
         return self
 
 
+class DistractionConfig(_Section):
+    # Off road: the head turned from the driver's own neutral pose (learned online from confident frames, so a
+    # camera mounted off-axis does not read as distraction) by more than these angles.
+    yaw_off_road_deg: float = Field(25.0, gt=0.0, le=90.0)
+    pitch_down_off_road_deg: float = Field(20.0, gt=0.0, le=90.0)  # looking down at a phone or the console
+    pitch_up_off_road_deg: float = Field(20.0, gt=0.0, le=90.0)
+    min_face_quality: Fraction = 0.3  # below: pose not judged (neither on nor off road)
+    neutral_samples: int = Field(150, ge=10)  # confident frames (~5 s) before the learned neutral pose is used
+    long_distraction_s: Seconds = 3.0  # Euro NCAP 2023 DSM: long distraction, off road >= 3 s
+    vats_window_s: Seconds = 30.0  # Euro NCAP visual attention time sharing: >= 10 s off road within 30 s...
+    vats_total_s: Seconds = 10.0
+    vats_reset_on_road_s: Seconds = 2.0  # ...reset by >= 2 s continuously on road
+
+    @model_validator(mode="after")
+    def _vats(self) -> DistractionConfig:
+        if self.vats_total_s > self.vats_window_s:
+            raise ValueError("vats_total_s must be <= vats_window_s")
+        return self
+
+
+AlertLevel = Literal["advisory", "warning", "critical"]
+
+
+class AlertLevels(_Section):
+    """The first level of each alert kind (DESIGN.md, from Euro NCAP 2023/2026 DSM, DDAW and ADDW)."""
+
+    microsleep: AlertLevel = "warning"
+    sleep: AlertLevel = "critical"
+    unresponsive: AlertLevel = "critical"
+    drowsiness: AlertLevel = "advisory"  # escalates to warning at drowsiness.kss_very_drowsy
+    long_distraction: AlertLevel = "warning"
+    visual_time_sharing: AlertLevel = "warning"
+    stress: AlertLevel = "advisory"
+    driver_not_visible: AlertLevel = "warning"
+    monitoring_degraded: AlertLevel = "advisory"
+
+
+class AlertsConfig(_Section):
+    levels: AlertLevels = AlertLevels()
+    hold_s: Seconds = 1.0  # a condition must stay clear this long before its alert ends (no flapping)
+    cooldown_s: float = Field(5.0, ge=0.0, le=3600.0)  # after an end, the same kind does not start again for this long
+    update_interval_s: Seconds = 1.0  # `update` messages while an alert lasts
+    escalate_after_s: Seconds = 5.0  # an unacknowledged alert goes up one level after this long (up to critical)
+    unresponsive_s: Seconds = 6.0  # eyes closed or off road this long: unresponsive (Euro NCAP 2023)
+    unresponsive_after_warning_s: Seconds = 3.0  # ...or no return to the road within this after a warning
+    driver_not_visible_s: Seconds = 5.0  # no usable face this long
+    monitoring_degraded_s: Seconds = 10.0  # eyes not visible (sunglasses, occlusion) this long
+    stress_s: Seconds = 60.0  # fused stress high this long
+    stress_threshold: Fraction = 0.7  # fused stress probability that counts as high
+    # Speed gating, applied only when a speed source is configured (without one the vehicle counts as moving):
+    ddaw_min_speed_kmh: float = Field(70.0, ge=0.0)  # drowsiness warning (EU 2021/1341 DDAW) above this
+    addw_min_speed_kmh: float = Field(20.0, ge=0.0)  # distraction warning (EU 2023/2590 ADDW) above this
+    speed_max_age_s: Seconds = 2.0  # an older speed reading is stale: treated as unknown (vehicle moving)
+
+
+class FusionConfig(_Section):
+    # Each modality's estimate is dropped when older than its max age (never imputed).
+    face_max_age_s: Seconds = 1.0
+    voice_max_age_s: Seconds = 10.0
+    physio_max_age_s: Seconds = 10.0
+    arousal_tau_s: Seconds = 3.0  # smoothing time constants: arousal changes in seconds...
+    stress_tau_s: Seconds = 30.0  # ...stress over tens of seconds
+
+
+class MqttConfig(_Section):
+    enabled: bool = False  # `dms run` publishes when true; `dms replay --mqtt URL` enables it for one replay
+    host: str = Field("localhost", min_length=1)
+    port: int = Field(1883, ge=1, le=65535)
+    client_id: str | None = Field(None, pattern=r"^[A-Za-z0-9_-]{1,64}$")  # default: dms-<device_id>-<random>
+    keepalive_s: int = Field(30, ge=5, le=3600)
+    username: str | None = None
+    # The password is never in this file: systemd's LoadCredential (file `password_credential` in
+    # $CREDENTIALS_DIRECTORY), else the environment variable `password_env`.
+    password_credential: str = "mqtt-password"
+    password_env: str = "DMS_MQTT_PASSWORD"
+    tls: bool = False
+    ca_file: Path | None = None  # default: the system's trust store
+    cert_file: Path | None = None  # client certificate for mutual TLS
+    key_file: Path | None = None
+    reconnect_min_s: Seconds = 1.0
+    reconnect_max_s: Seconds = 60.0
+    outbox_path: Path = Path("/var/lib/dms/outbox.sqlite")  # alerts wait here until the broker acknowledged them
+    outbox_max_rows: int = Field(10_000, ge=100)  # beyond: the oldest telemetry goes first, alerts never before it
+    stats_interval_s: Seconds = 30.0
+    homeassistant: bool = True  # Home Assistant device discovery
+    homeassistant_prefix: str = Field("homeassistant", min_length=1)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> MqttConfig:
+        if self.reconnect_max_s < self.reconnect_min_s:
+            raise ValueError("reconnect_max_s must be >= reconnect_min_s")
+        if (self.cert_file is None) != (self.key_file is None):
+            raise ValueError("cert_file and key_file go together")
+        return self
+
+
 class StateConfig(_Section):
     state_hz: float = Field(2.0, gt=0.0, le=60.0)  # rate of the retained `state` message
 
@@ -164,6 +260,10 @@ class Config(_Section):
     vision: VisionConfig = VisionConfig()
     eyes: EyesConfig = EyesConfig()
     drowsiness: DrowsinessConfig = DrowsinessConfig()
+    distraction: DistractionConfig = DistractionConfig()
+    fusion: FusionConfig = FusionConfig()
+    alerts: AlertsConfig = AlertsConfig()
+    mqtt: MqttConfig = MqttConfig()
     state: StateConfig = StateConfig()
 
 
