@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 
 TRAIN_VENV ?= .venv-train
 
-.PHONY: demo test bench models venv clean train-venv train-eyes
+.PHONY: demo test bench models venv clean train-venv train-eyes system-deps
 
 venv: $(STAMP)
 
@@ -22,7 +22,12 @@ models: $(STAMP)
 demo: models
 	$(BIN)/dms demo
 
-test: models
+# The tests start a real mosquitto broker on a loopback port (Debian's package; as root, as CI runs).
+system-deps:
+	@command -v mosquitto >/dev/null 2>&1 || test -x /usr/sbin/mosquitto || \
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mosquitto; }
+
+test: models system-deps
 	$(BIN)/ruff check edge tools tests
 	$(BIN)/python -m pytest
 

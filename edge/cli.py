@@ -15,6 +15,7 @@ from edge.config import Config, ConfigError, config_from_dict, load_config
 if TYPE_CHECKING:
     from edge.replay import ReplaySummary
     from edge.sinks.base import Sink
+    from edge.sources.recording import ReplaySource
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 log = logging.getLogger("edge.cli")
@@ -99,8 +100,18 @@ def _open_replay(path: Path, cfg: Config):
         raise UsageError(str(err)) from None
 
 
+def _recording_id(source: ReplaySource) -> str:
+    """Stable per recording: alert ids derive from it, so a replay is reproducible and two recordings differ."""
+    return str(source.info.get("started_at") or source.path.stem)
+
+
 def _replay_one(
-    path: Path, cfg: Config, open_sinks: Callable[[], list[Sink]], speed: float, label: str = "", progress: bool = True
+    path: Path,
+    cfg: Config,
+    open_sinks: Callable[[ReplaySource], list[Sink]],
+    speed: float,
+    label: str = "",
+    progress: bool = True,
 ) -> ReplaySummary:
     """Open the input and load the models first, so a bad path or model fails before any output is created or
     truncated; then the sinks; then replay."""
@@ -112,12 +123,12 @@ def _replay_one(
     source = _open_replay(path, cfg)
     with source:
         pipeline = VisionPipeline.from_config(cfg)
-        sinks = open_sinks()
+        monitor = DriverMonitor(cfg, f"{cfg.device_id}-{_recording_id(source)}")
+        sinks = open_sinks(source)
         bar = ProgressBar(source.frame_count, label, enabled=progress)
         try:
             return replay(
-                source, pipeline, DriverMonitor(cfg), sinks, cfg.state.state_hz, speed,
-                on_frame=lambda n, _: bar.update(n),
+                source, pipeline, monitor, sinks, cfg.state.state_hz, speed, on_frame=lambda n, _: bar.update(n)
             )
         finally:
             bar.close()
@@ -125,18 +136,67 @@ def _replay_one(
                 sink.close()
 
 
+def _with_mqtt(cfg: Config, url: str | None, device_id: str | None) -> Config:
+    """--mqtt mqtt://HOST[:PORT] (mqtts:// for TLS) and --device-id, validated like the config file."""
+    from urllib.parse import urlsplit
+
+    data = cfg.model_dump(mode="json")
+    if device_id is not None:
+        data["device_id"] = device_id
+    if url is not None:
+        parts = urlsplit(url)
+        if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
+            raise UsageError(f"--mqtt {url!r}: expected mqtt://HOST[:PORT] or mqtts://HOST[:PORT]")
+        try:
+            port = parts.port
+        except ValueError:
+            raise UsageError(f"--mqtt {url!r}: bad port") from None
+        tls = parts.scheme == "mqtts"
+        data["mqtt"].update(enabled=True, host=parts.hostname, port=port or (8883 if tls else 1883), tls=tls)
+        if parts.username:
+            data["mqtt"]["username"] = parts.username
+    return config_from_dict(data, "--mqtt/--device-id")
+
+
+def _mqtt_sink(cfg: Config, source: ReplaySource, connect_timeout_s: float = 5.0) -> Sink:
+    """A sink publishing exactly what the daemon would, with its own outbox (not the daemon's) and wall-clock
+    times from the drive's start (now, for a bare video)."""
+    import time
+
+    from edge.assets import cache_dir
+    from edge.sinks.mqtt import MqttSink
+    from edge.sources.recording import parse_started_at
+
+    started = source.info.get("started_at")
+    wall_offset = parse_started_at(started).timestamp() if started else time.time()
+    outbox = cache_dir() / "replay-outbox" / f"{cfg.device_id}.sqlite"
+    mqtt = cfg.mqtt.model_copy(update={"outbox_path": outbox})
+    sink = MqttSink(mqtt, cfg.device_id, wall_offset=wall_offset)
+    deadline = time.monotonic() + connect_timeout_s
+    while not sink.connected and time.monotonic() < deadline:
+        time.sleep(0.02)
+    if not sink.connected:
+        sink.close()
+        raise RuntimeError(f"cannot reach the MQTT broker at {mqtt.host}:{mqtt.port} within {connect_timeout_s:g} s")
+    return sink
+
+
 def cmd_replay(args: argparse.Namespace) -> int:
     from edge.sinks.console import ConsoleSink
     from edge.sinks.jsonl import JsonlSink
 
-    cfg = _config(args)
+    cfg = _with_mqtt(_config(args), args.mqtt, args.device_id)
     if args.speed < 0:
         raise UsageError("--speed must be >= 0 (0: as fast as possible, 1: real time)")
     console = not args.quiet and args.jsonl != "-"
 
-    def open_sinks() -> list[Sink]:
+    def open_sinks(source: ReplaySource) -> list[Sink]:
         sinks: list[Sink] = [JsonlSink(args.jsonl)] if args.jsonl else []
-        return sinks + [ConsoleSink()] if console else sinks
+        if console:
+            sinks.append(ConsoleSink())
+        if cfg.mqtt.enabled:
+            sinks.append(_mqtt_sink(cfg, source))
+        return sinks
 
     # State lines already show progress; a bar would be drawn over them on the same terminal.
     summary = _replay_one(Path(args.path), cfg, open_sinks, args.speed, progress=not console)
@@ -158,7 +218,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     summaries = []
     for clip in clips:
         print(f"\n== {clip.name}: driver state at {cfg.state.state_hz:g} Hz ==")
-        summaries.append((clip.name, _replay_one(clip, cfg, lambda: [ConsoleSink()], args.speed, progress=False)))
+        summaries.append((clip.name, _replay_one(clip, cfg, lambda _: [ConsoleSink()], args.speed, progress=False)))
     print("\n== summary ==")
     for name, summary in summaries:
         print(f"{name}: {summary.line()}")
@@ -215,6 +275,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--jsonl", metavar="OUT", help="write every message as JSON lines to OUT ('-' for stdout)")
     p.add_argument("--speed", type=float, default=0.0, help="0: as fast as possible (default); 1: real time")
     p.add_argument("--quiet", action="store_true", help="do not print state lines (the summary still goes to stderr)")
+    p.add_argument("--mqtt", metavar="URL", help="also publish as the daemon would: mqtt://HOST[:PORT], mqtts://")
+    p.add_argument("--device-id", help="the device id of the topics (default: device_id of the config)")
     p.set_defaults(func=cmd_replay)
 
     p = with_config(sub.add_parser("demo", help="fetch real face clips and replay them, printing the driver state"))

@@ -65,6 +65,9 @@ def replay(
             if wait > 0:
                 sleep(wait)
         state = monitor.step(pipeline.process(frame))
+        for event in state.events:  # alert lifecycle messages go out at once, not at the state rate
+            for sink in sinks:
+                sink.publish("events", event.payload())
         n += 1
         faces += state.obs.present
         last_t = frame.t

@@ -18,7 +18,7 @@ def _r(x: float | None, nd: int = 4) -> float | None:
 
 
 def state_payload(state: DriverState) -> dict[str, Any]:
-    obs, eyes, drowsy = state.obs, state.eyes, state.drowsiness
+    obs, eyes, drowsy, dist, fusion = state.obs, state.eyes, state.drowsiness, state.distraction, state.fusion
     pose = obs.pose
     emotion = obs.emotion
     return {
@@ -58,6 +58,26 @@ def state_payload(state: DriverState) -> dict[str, Any]:
             "yawns": drowsy.yawns,
             "nods": drowsy.nods,
         },
+        "distraction": {
+            "on_road": dist.on_road,
+            "off_road_s": round(dist.off_road_s, 3),
+            "vats_off_road_s": round(dist.vats_off_road_s, 3),
+            "yaw_offset": _r(dist.yaw_offset, 2),
+            "pitch_offset": _r(dist.pitch_offset, 2),
+            "neutral_learned": dist.neutral_learned,
+        },
+        "fusion": {
+            "arousal": _r(fusion.arousal),
+            "stress": _r(fusion.stress),
+            "sources": list(fusion.sources),
+            "stale": list(fusion.stale),
+            "missing": list(fusion.missing),
+        },
+        "alerts": [
+            {"id": a.id, "kind": a.kind, "level": a.level, "started_at": round(a.started_at, 3),
+             "acknowledged": a.acknowledged}
+            for a in state.alerts
+        ],
         "emotion": {
             "scores": {k: round(v, 4) for k, v in emotion.scores.items()} if emotion else None,
             "dominant": emotion.dominant if emotion else None,

@@ -1,16 +1,33 @@
-"""The driver monitor: every observation in, the driver's state out. Pure: time comes with the observation.
+"""The driver monitor: every observation in, the driver's state and the alert events out. Pure: time comes with
+the observation, speed (when there is a source) with its own time.
 
-Today it holds eye openness and drowsiness; distraction, fusion and alerts join it behind the same `step`.
+Order per step: eyes → drowsiness, head pose → distraction, emotion → fusion, then the conditions, then the alert
+state machine. `warning_since` is read before this step's alerts: a one-frame lag, by design (the "no return within
+3 s of a warning" rule needs the warning to exist first).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from edge.config import Config
+from edge.monitor.alerts import AlertEvent, AlertManager
+from edge.monitor.conditions import UNRESPONSIVE_WATCH, ConditionInputs, ConditionTracker
+from edge.monitor.distraction import DistractionMonitor, DistractionSample, DistractionState
 from edge.monitor.drowsiness import DrowsinessMonitor, DrowsinessSample, DrowsinessState
 from edge.monitor.eyes import EyeOpenness, EyeReading
+from edge.monitor.fusion import Fusion, FusionState, face_estimate
 from edge.types import FaceObservation
+
+
+@dataclass(frozen=True, slots=True)
+class ActiveAlert:
+    id: str
+    kind: str
+    level: str
+    started_at: float
+    acknowledged: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,6 +35,10 @@ class DriverState:
     obs: FaceObservation
     eyes: EyeReading
     drowsiness: DrowsinessState
+    distraction: DistractionState
+    fusion: FusionState
+    events: tuple[AlertEvent, ...]  # what the alert state machine emitted in this step
+    alerts: tuple[ActiveAlert, ...]  # the alerts active after this step
 
     @property
     def t(self) -> float:
@@ -25,16 +46,74 @@ class DriverState:
 
 
 class DriverMonitor:
-    def __init__(self, cfg: Config):
+    def __init__(self, cfg: Config, alert_id_prefix: str):
+        """`alert_id_prefix` must differ between runs (a restart must not reuse alert ids, which subscribers
+        de-duplicate on) and be stable for a replay of one recording (so replays are reproducible)."""
         self.eyes = EyeOpenness(cfg.eyes)
         self.drowsiness = DrowsinessMonitor(cfg.drowsiness, cfg.eyes)
+        self.distraction = DistractionMonitor(cfg.distraction)
+        self.fusion = Fusion(cfg.fusion)
+        self.conditions = ConditionTracker(cfg)
+        self.alerts = AlertManager(cfg.alerts, alert_id_prefix)
 
-    def step(self, obs: FaceObservation) -> DriverState:
+    def step(
+        self,
+        obs: FaceObservation,
+        camera_ok: bool = True,
+        speed_kmh: float | None = None,
+        speed_t: float | None = None,
+    ) -> DriverState:
+        t = obs.t
         eyes = self.eyes.step(obs)
-        sample = DrowsinessSample(
-            t=obs.t,
-            eyes_closed_prob=eyes.closed_prob,
-            mar=obs.mar if obs.present else None,
-            pitch=obs.pose.pitch if obs.present and obs.pose else None,
+        pose = obs.pose if obs.present else None
+        drowsiness = self.drowsiness.step(
+            DrowsinessSample(
+                t=t,
+                eyes_closed_prob=eyes.closed_prob,
+                mar=obs.mar if obs.present else None,
+                pitch=pose.pitch if pose else None,
+            )
         )
-        return DriverState(obs, eyes, self.drowsiness.step(sample))
+        # The landmark score, not the pose-weighted quality: a head turned past vision.max_pose_deg has quality 0,
+        # yet that turn is exactly what distraction must see.
+        distraction = self.distraction.step(
+            DistractionSample(
+                t=t,
+                yaw=pose.yaw if pose else None,
+                pitch=pose.pitch if pose else None,
+                quality=(obs.landmark_score or 0.0) if pose else 0.0,
+            )
+        )
+        face = face_estimate(obs.emotion, obs.quality) if obs.present and obs.emotion is not None else None
+        fusion = self.fusion.step(t, {"face": face})
+        conditions = self.conditions.step(
+            ConditionInputs(
+                t=t,
+                camera_ok=camera_ok,
+                face_present=obs.present,
+                face_quality=obs.quality,
+                eyes_visible=eyes.visible,
+                drowsiness=drowsiness,
+                distraction=distraction,
+                fusion=fusion,
+                warning_since=self.alerts.warning_since(UNRESPONSIVE_WATCH),
+            )
+        )
+        events = self.alerts.step(conditions, t, speed_kmh, speed_t)
+        active = tuple(ActiveAlert(a.id, a.kind, a.level, a.started_at, a.acknowledged) for a in self.alerts.active())
+        return DriverState(obs, eyes, drowsiness, distraction, fusion, tuple(events), active)
+
+    def command(self, name: str, payload: dict[str, Any], now: float) -> dict[str, Any]:
+        """A validated command (cmd/ack, cmd/calibrate) → the fields of its result on cmd/result."""
+        if name == "ack":
+            target = payload.get("id") or payload.get("kind")
+            result = self.alerts.acknowledge(str(target), now)
+            return {"ok": result.acknowledged, "reason": result.reason, "id": result.id, "kind": result.kind}
+        if name == "calibrate":
+            what = payload.get("what", "all")
+            if what in ("pose", "all"):
+                self.distraction.reset_neutral()
+            if what in ("eyes", "all"):
+                self.eyes.reset()
+            return {"ok": True, "reason": f"recalibrating {what}"}
+        return {"ok": False, "reason": f"unknown command {name!r}"}

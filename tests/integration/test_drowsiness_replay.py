@@ -15,7 +15,7 @@ FPS = 23.976
 
 
 def _episodes(config, observations):
-    monitor = DriverMonitor(config)
+    monitor = DriverMonitor(config, "test")
     states = [monitor.step(o) for o in observations]
     return states, [e for s in states for e in s.drowsiness.episodes]
 

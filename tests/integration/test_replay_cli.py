@@ -14,14 +14,16 @@ from tests.conftest import read_frames
 
 ROOT = Path(__file__).resolve().parents[2]
 STATE_SCHEMA = json.loads((ROOT / "docs" / "schemas" / "state.json").read_text())
+EVENTS_SCHEMA = json.loads((ROOT / "docs" / "schemas" / "events.json").read_text())
 
 
 def dms(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "edge.cli", *args], capture_output=True, text=True, cwd=ROOT)
 
 
-def read_jsonl(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text().splitlines()]
+def read_jsonl(path: Path, topic: str | None = "state") -> list[dict]:
+    messages = [json.loads(line) for line in path.read_text().splitlines()]
+    return [m for m in messages if topic is None or m["topic"] == topic]
 
 
 @pytest.fixture(scope="module")
@@ -33,10 +35,16 @@ def wolfgang_jsonl(clip, tmp_path_factory) -> tuple[Path, subprocess.CompletedPr
 def test_replay_writes_valid_state_lines_at_state_hz(wolfgang_jsonl):
     out, proc = wolfgang_jsonl
     assert proc.returncode == 0, proc.stderr
+    assert {m["topic"] for m in read_jsonl(out, None)} == {"state", "events"}
     messages = read_jsonl(out)
-    assert {m["topic"] for m in messages} == {"state"}
     for m in messages:
         jsonschema.validate(m["payload"], STATE_SCHEMA)
+    events = read_jsonl(out, "events")
+    for m in events:
+        jsonschema.validate(m["payload"], EVENTS_SCHEMA)
+    # the clip's first closure: a microsleep alert at 1 s of closed eyes, a sleep alert at 3 s
+    starts = [(m["payload"]["kind"], m["payload"]["level"]) for m in events if m["payload"]["type"] == "start"]
+    assert starts[:2] == [("microsleep", "warning"), ("sleep", "critical")]
     times = [m["payload"]["t"] for m in messages]
     # 472 frames at 23.98 fps = 19.7 s of video at 2 Hz
     assert len(times) == 40 and times[0] == 0.0

@@ -48,9 +48,8 @@ def _frames(n=10, fps=10.0, t0=5.0):
 
 def test_speed_zero_never_sleeps_and_processes_every_frame():
     clock, pipeline, sink = FakeClock(), CountingPipeline(), ListSink()
-    summary = replay(
-        _frames(), pipeline, DriverMonitor(Config()), [sink], state_hz=2.0, speed=0.0, sleep=clock.sleep, clock=clock
-    )
+    monitor = DriverMonitor(Config(), "test")
+    summary = replay(_frames(), pipeline, monitor, [sink], state_hz=2.0, speed=0.0, sleep=clock.sleep, clock=clock)
     assert clock.sleeps == [] and len(pipeline.seen) == 10 and summary.frames == 10
     assert [p["t"] for _, p in sink.messages] == [5.0, 5.5]
     assert abs(summary.media_seconds - 0.9) < 1e-9
@@ -59,7 +58,7 @@ def test_speed_zero_never_sleeps_and_processes_every_frame():
 def test_real_time_and_double_speed_wait_for_each_frame():
     for speed, total in ((1.0, 0.9), (2.0, 0.45)):
         clock = FakeClock()
-        monitor = DriverMonitor(Config())
+        monitor = DriverMonitor(Config(), "test")
         replay(_frames(), CountingPipeline(), monitor, [], state_hz=2.0, speed=speed, sleep=clock.sleep, clock=clock)
         assert abs(sum(clock.sleeps) - total) < 1e-9
         assert len(clock.sleeps) == 9  # the first frame is due at once

@@ -48,7 +48,7 @@ def test_payload_of_a_present_face_matches_the_schema():
                                            "surprise": 0.0, "neutral": 0.2}, 1.2),
         eye_states=(EyeCropState(0.1, 30.0, 0.0), EyeCropState(0.2, 2.0, 0.0)),  # the right eye is too flat
     )
-    p = state_payload(DriverMonitor(Config()).step(obs))
+    p = state_payload(DriverMonitor(Config(), "test").step(obs))
     jsonschema.validate(p, SCHEMA)
     assert p["t"] == 1.235 and p["face"]["yaw"] == 10.12 and p["emotion"]["dominant"] == "happy"
     assert p["eyes"]["visible"] and p["eyes"]["closed_right"] is None and p["eyes"]["closed_left"] < 0.5
@@ -58,7 +58,7 @@ def test_payload_of_a_present_face_matches_the_schema():
 
 
 def test_payload_of_an_absent_face_matches_the_schema():
-    p = state_payload(DriverMonitor(Config()).step(FaceObservation.absent(2.0, 48)))
+    p = state_payload(DriverMonitor(Config(), "test").step(FaceObservation.absent(2.0, 48)))
     jsonschema.validate(p, SCHEMA)
     assert p["face"]["present"] is False and p["eyes"]["ear_left"] is None and p["emotion"]["scores"] is None
     assert p["eyes"]["visible"] is False and p["eyes"]["closed_prob"] is None

@@ -1,0 +1,81 @@
+"""Commands over a real mosquitto: invalid payloads get a reason on cmd/result, valid ones reach the handler."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import jsonschema
+import pytest
+
+from edge.config import MqttConfig
+from edge.sinks.mqtt import MqttSink
+from tests.integration.test_mqtt import SCHEMAS, event, wait_until
+from tests.mosquitto import Mosquitto, Subscriber, available
+
+pytestmark = pytest.mark.skipif(not available(), reason="needs mosquitto (apt-get install -y mosquitto)")
+DEV = "dev2"
+
+MALFORMED = [
+    ("ack", os.urandom(48) + b"\xff", "UTF-8"),
+    ("ack", b"{not json", "not JSON"),
+    ("calibrate", b"[1, 2]", "JSON object"),
+    ("ack", json.dumps({"id": 7}).encode(), "'id'"),
+    ("ack", json.dumps({"kind": "coffee"}).encode(), "'kind'"),
+    ("ack", json.dumps({"id": "a", "kind": "sleep"}).encode(), "exactly one"),
+    ("ack", json.dumps({}).encode(), "exactly one"),
+    ("calibrate", json.dumps({"what": "ears"}).encode(), "'what'"),
+    ("reload", json.dumps({"force": True}).encode(), "unknown field"),
+    ("reload", json.dumps({"v": 2}).encode(), "version"),
+    ("ack", json.dumps({"id": "x" * 5000}).encode(), "too large"),
+    ("ack", b"[" * 3000 + b"]" * 3000, "too large"),
+    ("calibrate", b"", "not JSON"),
+]
+
+
+def test_commands(tmp_path):
+    broker = Mosquitto()
+    broker.start()
+    calls: list[tuple[str, dict]] = []
+
+    def on_command(name: str, args: dict) -> dict:
+        calls.append((name, args))
+        if name == "reload":
+            raise RuntimeError("boom")  # a handler bug is answered, never raised into paho
+        return {"acknowledged": 1} if name == "ack" else {}
+
+    cfg = MqttConfig(host=broker.host, port=broker.port, outbox_path=tmp_path / "o.sqlite", homeassistant=False)
+    sink = MqttSink(cfg, DEV, on_command=on_command)
+    sub = Subscriber(broker, [f"dms/{DEV}/cmd/result", f"dms/{DEV}/events"])
+    try:
+        assert wait_until(lambda: sink.connected)
+        for name, raw, _ in MALFORMED:
+            sub.publish(f"dms/{DEV}/cmd/{name}", raw)
+        assert sub.wait_for(lambda m: len(m) == len(MALFORMED))
+        results = [json.loads(p) for p in sub.on(f"dms/{DEV}/cmd/result")]
+        for (name, _, reason), result in zip(MALFORMED, results):
+            jsonschema.validate(result, SCHEMAS["cmd_result"])
+            assert result["ok"] is False and result["command"] == name and reason in result["reason"], result
+        assert calls == []
+
+        valid = [("ack", {"id": "alert-1", "request_id": "r1"}), ("ack", {"kind": "sleep"}),
+                 ("calibrate", {}), ("calibrate", {"what": "eyes", "v": 1}), ("reload", {"request_id": "r5"})]
+        for name, args in valid:
+            jsonschema.validate(args, SCHEMAS[f"cmd_{name}"])
+            sub.publish(f"dms/{DEV}/cmd/{name}", json.dumps(args))
+        assert sub.wait_for(lambda m: len(m) == len(MALFORMED) + len(valid))
+        results = [json.loads(p) for p in sub.on(f"dms/{DEV}/cmd/result")][len(MALFORMED):]
+        for result in results:
+            jsonschema.validate(result, SCHEMAS["cmd_result"])
+        assert [r["ok"] for r in results] == [True, True, True, True, False]
+        assert results[0] == {"v": 1, "ok": True, "command": "ack", "request_id": "r1", "acknowledged": 1}
+        assert results[4]["request_id"] == "r5" and "internal error" in results[4]["reason"]
+        assert calls == [("ack", {"id": "alert-1"}), ("ack", {"kind": "sleep"}), ("calibrate", {}),
+                         ("calibrate", {"what": "eyes"}), ("reload", {})]
+
+        sink.publish("events", event(0))  # still working
+        assert sub.wait_for(lambda m: any(t.endswith("/events") for t, _, _ in m))
+    finally:
+        sink.close()
+        sub.close()
+        broker.close()

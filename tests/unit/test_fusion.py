@@ -1,0 +1,110 @@
+"""Fusion of arousal and stress: freshness, quality weighting, smoothing, and the facial arousal proxy."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from edge.config import FusionConfig
+from edge.monitor.fusion import FACE_AROUSAL_WEIGHTS, Fusion, ModalityEstimate, face_arousal, face_estimate
+from edge.types import EMOTION_LABELS, EmotionEstimate
+
+
+def est(name: str, t: float, arousal=None, stress=None, quality=1.0) -> ModalityEstimate:
+    return ModalityEstimate(name, t, arousal, stress, quality)
+
+
+def test_stale_and_missing_sources_are_left_out_and_named():
+    f = Fusion(FusionConfig())
+    # voice is 10.5 s old (max 10 s), physio has never reported
+    state = f.step(20.0, {"face": est("face", 19.5, arousal=0.3), "voice": est("voice", 9.5, arousal=0.9, stress=0.9)})
+    assert state.arousal == pytest.approx(0.3) and state.stress is None
+    assert state.sources == ("face",) and state.stale == ("voice",) and state.missing == ("physio",)
+    assert state.arousal_sources == ("face",) and state.stress_sources == ()
+
+
+@pytest.mark.parametrize("age, fresh", [(1.0, True), (1.01, False)])
+def test_max_age_boundary(age, fresh):
+    state = Fusion(FusionConfig()).step(5.0, {"face": est("face", 5.0 - age, arousal=0.4)})
+    assert (state.arousal is not None) is fresh
+    assert state.stale == (() if fresh else ("face",))
+
+
+def test_quality_weighted_mean():
+    f = Fusion(FusionConfig())
+    state = f.step(
+        1.0,
+        {
+            "face": est("face", 1.0, arousal=0.2, quality=0.25),
+            "voice": est("voice", 1.0, arousal=0.8, stress=0.6, quality=0.75),
+            "physio": est("physio", 1.0, stress=0.2, quality=0.25),
+        },
+    )
+    assert state.arousal == pytest.approx((0.2 * 0.25 + 0.8 * 0.75) / 1.0)
+    assert state.stress == pytest.approx((0.6 * 0.75 + 0.2 * 0.25) / 1.0)
+    assert state.sources == ("face", "voice", "physio") and state.stress_sources == ("voice", "physio")
+
+
+def test_a_source_of_quality_zero_does_not_vote():
+    state = Fusion(FusionConfig()).step(
+        1.0, {"face": est("face", 1.0, arousal=0.9, quality=0.0), "voice": est("voice", 1.0, arousal=0.1)}
+    )
+    assert state.arousal == pytest.approx(0.1) and state.sources == ("voice",)
+
+
+@pytest.mark.parametrize("dt", [1 / 30, 0.5, 0.37])
+def test_smoothing_reaches_63_percent_after_one_time_constant(dt):
+    cfg = FusionConfig(arousal_tau_s=3.0, stress_tau_s=30.0)
+    f = Fusion(cfg)
+    f.step(0.0, {"physio": est("physio", 0.0, arousal=0.0, stress=0.0)})
+    t, state = 0.0, None
+    for _ in range(int(round(30.0 / dt))):
+        t += dt
+        state = f.step(t, {"physio": est("physio", t, arousal=1.0, stress=1.0)})
+        if abs(t - 3.0) < dt / 2:
+            assert state.arousal == pytest.approx(1.0 - math.exp(-t / 3.0), abs=1e-9)
+            assert state.stress == pytest.approx(1.0 - math.exp(-t / 30.0), abs=1e-9)
+    assert state is not None and state.stress == pytest.approx(1.0 - math.exp(-t / 30.0), abs=1e-9)
+    assert state.arousal > 0.9999
+
+
+def test_no_fresh_source_gives_none_and_the_filter_restarts():
+    f = Fusion(FusionConfig())
+    f.step(0.0, {"voice": est("voice", 0.0, stress=0.1)})
+    f.step(1.0, {"voice": est("voice", 1.0, stress=0.1)})
+    gone = f.step(20.0, {"voice": est("voice", 1.0, stress=0.1)})  # 19 s old
+    assert gone.stress is None and gone.sources == () and gone.stale == ("voice",)
+    back = f.step(21.0, {"voice": est("voice", 21.0, stress=0.9)})
+    assert back.stress == pytest.approx(0.9)  # nothing carried over the gap
+
+
+def test_unknown_or_misnamed_modality_is_an_error():
+    f = Fusion(FusionConfig())
+    with pytest.raises(ValueError, match="unknown"):
+        f.step(0.0, {"eeg": est("face", 0.0, arousal=0.5)})
+    with pytest.raises(ValueError, match="handed in as"):
+        f.step(0.0, {"voice": est("face", 0.0, arousal=0.5)})
+
+
+def _emotion(**scores: float) -> EmotionEstimate:
+    full = dict.fromkeys(EMOTION_LABELS, 0.0) | scores
+    return EmotionEstimate(full, 1.0)
+
+
+def test_face_arousal_orders_the_emotions():
+    angry, neutral, sad, disgust = (face_arousal(_emotion(**{k: 1.0})) for k in ("angry", "neutral", "sad", "disgust"))
+    assert angry > disgust > sad > neutral
+    for label in ("angry", "fear", "surprise", "happy"):
+        assert face_arousal(_emotion(**{label: 1.0})) > 0.6
+    mixed = face_arousal(_emotion(angry=0.5, neutral=0.5))
+    assert mixed == pytest.approx((FACE_AROUSAL_WEIGHTS["angry"] + FACE_AROUSAL_WEIGHTS["neutral"]) / 2)
+    assert face_arousal(_emotion(angry=1.0, neutral=1.0)) == pytest.approx(mixed)  # scores are normalised
+    with pytest.raises(ValueError):
+        face_arousal(EmotionEstimate({}, 0.0))
+
+
+def test_face_estimate_is_a_face_modality_without_stress():
+    e = face_estimate(_emotion(fear=1.0), quality=0.8)
+    assert (e.name, e.t, e.stress, e.quality) == ("face", 1.0, None, 0.8)
+    assert e.arousal == pytest.approx(FACE_AROUSAL_WEIGHTS["fear"])
