@@ -29,6 +29,7 @@ system-deps:
 
 test: models system-deps
 	$(BIN)/ruff check edge tools tests
+	tools/verify_systemd.sh
 	$(BIN)/python -m pytest
 
 bench: models

@@ -8,7 +8,7 @@ import logging
 import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from edge.config import Config, ConfigError, config_from_dict, load_config
 
@@ -101,8 +101,12 @@ def _open_replay(path: Path, cfg: Config):
 
 
 def _recording_id(source: ReplaySource) -> str:
-    """Stable per recording: alert ids derive from it, so a replay is reproducible and two recordings differ."""
-    return str(source.info.get("started_at") or source.path.stem)
+    """Stable per recording and short (alert ids derive from it): a replay is reproducible, two recordings differ,
+    and a long file name does not make an id that cmd/ack cannot name."""
+    import hashlib
+
+    name = str(source.info.get("started_at") or source.path.resolve())
+    return hashlib.sha256(name.encode()).hexdigest()[:12]
 
 
 def _replay_one(
@@ -153,6 +157,9 @@ def _with_mqtt(cfg: Config, url: str | None, device_id: str | None) -> Config:
             raise UsageError(f"--mqtt {url!r}: bad port") from None
         tls = parts.scheme == "mqtts"
         data["mqtt"].update(enabled=True, host=parts.hostname, port=port or (8883 if tls else 1883), tls=tls)
+        if parts.password:
+            raise UsageError("--mqtt: no password in the URL (it would show in the process list); "
+                             f"set ${cfg.mqtt.password_env} instead")
         if parts.username:
             data["mqtt"]["username"] = parts.username
     return config_from_dict(data, "--mqtt/--device-id")
@@ -169,7 +176,8 @@ def _mqtt_sink(cfg: Config, source: ReplaySource, connect_timeout_s: float = 5.0
 
     started = source.info.get("started_at")
     wall_offset = parse_started_at(started).timestamp() if started else time.time()
-    outbox = cache_dir() / "replay-outbox" / f"{cfg.device_id}.sqlite"
+    # One outbox per replay run: concurrent replays must not send each other's rows.
+    outbox = cache_dir() / "replay-outbox" / f"{cfg.device_id}-{os.getpid()}-{int(time.time())}.sqlite"
     mqtt = cfg.mqtt.model_copy(update={"outbox_path": outbox})
     sink = MqttSink(mqtt, cfg.device_id, wall_offset=wall_offset)
     deadline = time.monotonic() + connect_timeout_s
@@ -178,7 +186,25 @@ def _mqtt_sink(cfg: Config, source: ReplaySource, connect_timeout_s: float = 5.0
     if not sink.connected:
         sink.close()
         raise RuntimeError(f"cannot reach the MQTT broker at {mqtt.host}:{mqtt.port} within {connect_timeout_s:g} s")
-    return sink
+    return _RemovedWhenDelivered(sink, outbox)
+
+
+class _RemovedWhenDelivered:
+    """A replay's own outbox is deleted once everything in it was delivered; what was not stays, and says so."""
+
+    def __init__(self, sink: Any, outbox: Path):
+        self.sink, self.outbox = sink, outbox
+
+    def publish(self, topic: str, payload: dict[str, Any]) -> None:
+        self.sink.publish(topic, payload)
+
+    def close(self) -> None:
+        self.sink.close()
+        if self.sink.health().get("pending", 0) == 0:
+            for suffix in ("", "-wal", "-shm"):
+                Path(f"{self.outbox}{suffix}").unlink(missing_ok=True)
+        else:
+            print(f"warning: undelivered events remain in {self.outbox}", file=sys.stderr)
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
@@ -191,11 +217,12 @@ def cmd_replay(args: argparse.Namespace) -> int:
     console = not args.quiet and args.jsonl != "-"
 
     def open_sinks(source: ReplaySource) -> list[Sink]:
-        sinks: list[Sink] = [JsonlSink(args.jsonl)] if args.jsonl else []
+        # The broker first: if it cannot be reached, no output file has been created or truncated yet.
+        sinks: list[Sink] = [_mqtt_sink(cfg, source)] if cfg.mqtt.enabled else []
+        if args.jsonl:
+            sinks.append(JsonlSink(args.jsonl))
         if console:
             sinks.append(ConsoleSink())
-        if cfg.mqtt.enabled:
-            sinks.append(_mqtt_sink(cfg, source))
         return sinks
 
     # State lines already show progress; a bar would be drawn over them on the same terminal.
@@ -223,6 +250,66 @@ def cmd_demo(args: argparse.Namespace) -> int:
     for name, summary in summaries:
         print(f"{name}: {summary.line()}")
     return EXIT_OK
+
+
+def _with_camera(cfg: Config, source: str | None) -> Config:
+    if source is None:
+        return cfg
+    data = cfg.model_dump(mode="json")
+    data["camera"]["source"] = source
+    return config_from_dict(data, "--camera")
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    import faulthandler
+
+    from edge.daemon import Daemon
+    from edge.sinks.jsonl import JsonlSink
+    from edge.systemd import Notifier
+
+    faulthandler.enable()  # a watchdog kill (SIGABRT) leaves every thread's stack in the journal
+    cfg = _with_camera(_config(args), args.camera)
+    config_path = Path(args.config) if args.config else None
+    sinks = [JsonlSink(args.jsonl)] if args.jsonl else []
+    return Daemon(cfg, config_path, Notifier.from_env(), sinks).run()
+
+
+def cmd_record(args: argparse.Namespace) -> int:
+    import signal
+    import threading
+    import time
+
+    from edge.sources.camera import LiveCamera
+    from edge.sources.recording import DriveWriter
+
+    cfg = _with_camera(_config(args), args.camera)
+    if not cfg.recording.enabled:
+        raise UsageError("recording is disabled in the config ([recording] enabled = false): a drive holds video of "
+                         "a person's face, so it must be switched on deliberately")
+    if args.seconds is not None and args.seconds <= 0:
+        raise UsageError("--seconds must be > 0")
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    deadline = time.monotonic() + args.seconds if args.seconds else float("inf")
+    writer: DriveWriter | None = None
+    frames, last_index = 0, -1
+    with LiveCamera(cfg.camera) as camera:
+        try:
+            while not stop.is_set() and time.monotonic() < deadline:
+                frame = camera.latest(last_index, timeout=0.5)
+                if frame is None:
+                    continue
+                if writer is None:
+                    h, w = frame.image.shape[:2]
+                    writer = DriveWriter(Path(args.out), cfg.device_id, cfg.camera.fps, (w, h), origin=frame.t)
+                writer.write_frame(frame)
+                frames, last_index = frames + 1, frame.index
+        finally:
+            if writer is not None:
+                writer.close()
+    print(f"recorded {frames} frames to {args.out}", file=sys.stderr)
+    return EXIT_OK if frames else EXIT_FAILURE
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
@@ -278,6 +365,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--mqtt", metavar="URL", help="also publish as the daemon would: mqtt://HOST[:PORT], mqtts://")
     p.add_argument("--device-id", help="the device id of the topics (default: device_id of the config)")
     p.set_defaults(func=cmd_replay)
+
+    p = with_config(sub.add_parser("run", help="the in-vehicle daemon (systemd: Type=notify, watchdog)"))
+    p.add_argument("--camera", metavar="SOURCE", help="a video file, /dev/videoN or gst:PIPELINE (overrides config)")
+    p.add_argument("--jsonl", metavar="OUT", help="also write every published message as JSON lines")
+    p.set_defaults(func=cmd_run)
+
+    p = with_config(sub.add_parser("record", help="record a drive (docs/recording.md); needs [recording] enabled"))
+    p.add_argument("--out", required=True, metavar="DIR", help="the drive folder to write")
+    p.add_argument("--seconds", type=float, help="stop after this long (default: until SIGINT/SIGTERM)")
+    p.add_argument("--camera", metavar="SOURCE", help="a video file, /dev/videoN or gst:PIPELINE (overrides config)")
+    p.set_defaults(func=cmd_record)
 
     p = with_config(sub.add_parser("demo", help="fetch real face clips and replay them, printing the driver state"))
     p.add_argument("--speed", type=float, default=0.0)

@@ -249,6 +249,11 @@ class MqttConfig(_Section):
         return self
 
 
+class RecordingConfig(_Section):
+    # Privacy: `dms record` writes camera frames to disk; it refuses to run unless this is true.
+    enabled: bool = False
+
+
 class StateConfig(_Section):
     state_hz: float = Field(2.0, gt=0.0, le=60.0)  # rate of the retained `state` message
 
@@ -264,6 +269,7 @@ class Config(_Section):
     fusion: FusionConfig = FusionConfig()
     alerts: AlertsConfig = AlertsConfig()
     mqtt: MqttConfig = MqttConfig()
+    recording: RecordingConfig = RecordingConfig()
     state: StateConfig = StateConfig()
 
 

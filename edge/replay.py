@@ -78,5 +78,9 @@ def replay(
             states += 1
         if on_frame is not None:
             on_frame(n, state)
+    # A recording ends, the alerts do not stay open: every subscriber sees an `end` for every `start`.
+    for event in monitor.alerts.end_all(last_t, "end of recording"):
+        for sink in sinks:
+            sink.publish("events", event.payload())
     media = (last_t - first_t) if first_t is not None else 0.0
     return ReplaySummary(n, faces, media, clock() - started, states)

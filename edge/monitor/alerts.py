@@ -31,10 +31,15 @@ EvidenceValue = float | int | str | bool | None
 SCHEMA_VERSION = 1
 LEVELS: tuple[AlertLevel, ...] = ("advisory", "warning", "critical")
 KINDS: tuple[str, ...] = tuple(AlertLevels.model_fields)
-DDAW_KINDS = frozenset({"drowsiness", "microsleep", "sleep"})
+# Speed gating: EU 2021/1341 (DDAW) gates the KSS drowsiness warning above 70 km/h; eyes shut for seconds are
+# dangerous at any speed, so microsleep and sleep are not gated.
+DDAW_KINDS = frozenset({"drowsiness"})
 ADDW_KINDS = frozenset({"long_distraction", "visual_time_sharing"})
 # Health and wellbeing notices do not escalate: sunglasses or a stressful drive are no reason to go critical.
 NO_ESCALATION = frozenset({"monitoring_degraded", "stress"})
+# The cooldown keeps state-like alerts (distraction, drowsiness level, visibility) from flapping; an eye closure or
+# an unresponsive driver is raised every time, however soon after the last one.
+NO_COOLDOWN = frozenset({"microsleep", "sleep", "unresponsive"})
 
 _EPS = 1e-9  # time boundaries are inclusive despite float sums of frame intervals
 _ENDED_IDS_KEPT = 64  # recently ended ids, so a late acknowledgement gets a clear reason
@@ -194,6 +199,20 @@ class AlertManager:
             for a in (self._live[k] for k in KINDS if k in self._live)
         ]
 
+    def end_all(self, now: float, reason: str) -> list[AlertEvent]:
+        """End every active alert at once (the daemon stops or reloads): subscribers must not be left with an
+        alert that never ends. `reason` goes into the evidence."""
+        events = []
+        for kind in KINDS:
+            live = self._live.pop(kind, None)
+            if live is None:
+                continue
+            live.evidence = {**live.evidence, "end_reason": reason}
+            self._last_end[kind] = now
+            self._ended_ids.append(live.id)
+            events.append(live.event("end", now, ended_at=now))
+        return events
+
     def warning_since(self, kinds: Iterable[str]) -> float | None:
         """The earliest time an active alert of these kinds reached warning or above; None if none has."""
         times = [a.warning_at for k in kinds if (a := self._live.get(k)) is not None and a.warning_at is not None]
@@ -221,7 +240,7 @@ class AlertManager:
         if not cond.active or self._gated(kind, speed):
             return None
         last_end = self._last_end.get(kind)
-        if last_end is not None and now - last_end < self.cfg.cooldown_s - _EPS:
+        if kind not in NO_COOLDOWN and last_end is not None and now - last_end < self.cfg.cooldown_s - _EPS:
             return None
         self._count += 1
         level = cond.level or getattr(self.cfg.levels, kind)

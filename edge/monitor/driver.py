@@ -17,7 +17,7 @@ from edge.monitor.conditions import UNRESPONSIVE_WATCH, ConditionInputs, Conditi
 from edge.monitor.distraction import DistractionMonitor, DistractionSample, DistractionState
 from edge.monitor.drowsiness import DrowsinessMonitor, DrowsinessSample, DrowsinessState
 from edge.monitor.eyes import EyeOpenness, EyeReading
-from edge.monitor.fusion import Fusion, FusionState, face_estimate
+from edge.monitor.fusion import Fusion, FusionState, ModalityEstimate, face_estimate
 from edge.types import FaceObservation
 
 
@@ -55,6 +55,7 @@ class DriverMonitor:
         self.fusion = Fusion(cfg.fusion)
         self.conditions = ConditionTracker(cfg)
         self.alerts = AlertManager(cfg.alerts, alert_id_prefix)
+        self._face: ModalityEstimate | None = None  # the last one: fusion itself decides when it is stale
 
     def step(
         self,
@@ -84,8 +85,9 @@ class DriverMonitor:
                 quality=(obs.landmark_score or 0.0) if pose else 0.0,
             )
         )
-        face = face_estimate(obs.emotion, obs.quality) if obs.present and obs.emotion is not None else None
-        fusion = self.fusion.step(t, {"face": face})
+        if obs.present and obs.emotion is not None:
+            self._face = face_estimate(obs.emotion, obs.quality)
+        fusion = self.fusion.step(t, {"face": self._face})
         conditions = self.conditions.step(
             ConditionInputs(
                 t=t,
@@ -104,7 +106,8 @@ class DriverMonitor:
         return DriverState(obs, eyes, drowsiness, distraction, fusion, tuple(events), active)
 
     def command(self, name: str, payload: dict[str, Any], now: float) -> dict[str, Any]:
-        """A validated command (cmd/ack, cmd/calibrate) → the fields of its result on cmd/result."""
+        """A validated command (cmd/ack, cmd/calibrate) → the fields of its result on cmd/result. Not thread-safe:
+        call it from the thread that calls step() (the daemon queues commands to its vision worker)."""
         if name == "ack":
             target = payload.get("id") or payload.get("kind")
             result = self.alerts.acknowledge(str(target), now)

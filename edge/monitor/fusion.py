@@ -55,12 +55,13 @@ class FusionState:
     stress_sources: tuple[str, ...] = ()
 
 
-def face_arousal(emotion: EmotionEstimate) -> float:
-    """Arousal in [0, 1] from the facial emotion scores (weights: FACE_AROUSAL_WEIGHTS; a coarse proxy)."""
+def face_arousal(emotion: EmotionEstimate) -> float | None:
+    """Arousal in [0, 1] from the facial emotion scores (weights: FACE_AROUSAL_WEIGHTS; a coarse proxy); None when
+    no score is usable (NaN, or labels this table does not know): the face then does not vote, nothing fails."""
     known = {k: max(0.0, v) for k, v in emotion.scores.items() if k in FACE_AROUSAL_WEIGHTS and math.isfinite(v)}
     total = sum(known.values())
     if total <= 0.0:
-        raise ValueError(f"no usable emotion score in {sorted(emotion.scores)}")
+        return None
     return sum(FACE_AROUSAL_WEIGHTS[k] * v for k, v in known.items()) / total
 
 

@@ -39,7 +39,8 @@ def parse_command(name: str, raw: bytes) -> tuple[dict[str, Any], str | None]:
     request_id = doc.pop("request_id", None)
     if request_id is not None:
         request_id = _short_str(request_id, "request_id", 64)
-    if doc.pop("v", 1) != 1:
+    v = doc.pop("v", 1)
+    if type(v) is not int or v != 1:  # not `v != 1`: true == 1.0 == 1 in Python, but neither is the integer 1
         raise CommandError("unsupported version: 'v' must be 1", request_id)
     allowed = {"ack": {"id", "kind"}, "calibrate": {"what"}, "reload": set()}[name]
     unknown = sorted(set(doc) - allowed)

@@ -1,22 +1,30 @@
 """MQTT sink (paho-mqtt 2.x): the topics of docs/mqtt.md under `dms/<device_id>/`, alerts through a durable outbox.
 
-Threads: the caller's (publish), paho's network thread (callbacks), and a small pump thread that hands outbox rows
-to paho. Lock order, to stay clear of paho's own `_out_message_mutex` (held while it calls on_publish):
-`_send_lock` -> paho; the callbacks take only `_mid_lock` and the outbox's lock, never `_send_lock`.
+Threads: the caller's (publish: the frame loop), paho's network thread (callbacks), and a pump thread that hands
+outbox rows to paho and deletes the acknowledged ones. No disk I/O on the caller's thread but the one transaction
+that stores an event (both of its rows), none at all on paho's thread: `_on_publish` only queues the acknowledged
+row id. The callbacks take only `_mid_lock`, which is never held while calling paho (paho holds its
+`_out_message_mutex` while it calls on_publish).
 
-Order of alerts: rows are handed to paho strictly in row order and only while connected. After a reconnect paho
+Order of alerts: rows are handed to paho strictly in row order, only while connected, and at most MAX_INFLIGHT
+ahead of their acknowledgements (paho's own window: more would only wait in paho's memory). After a reconnect paho
 re-sends what it still holds (always the oldest rows) right after on_connect returns; newer rows wait until those
 are acknowledged, so the broker receives them in order. A restart re-sends every row left in the outbox.
+
+When the outbox cannot store an event (disk full, read-only file), the event goes to paho directly: QoS 1, kept in
+paho's memory until acknowledged, lost only if the process ends first; it may overtake rows still waiting in the
+outbox. Counted (`persist_failed`) and reported (broker component `degraded`). If the outbox file cannot be opened
+at all, the sink runs on an in-memory outbox (`outbox not persistent`): live alerts still go out.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import os
 import secrets
 import socket
+import sqlite3
 import threading
 import time
 from collections import OrderedDict
@@ -25,42 +33,36 @@ from pathlib import Path
 from typing import Any, Callable
 
 import paho.mqtt.client as paho
-from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 
 from edge.config import MqttConfig
 from edge.sinks import homeassistant as ha
 from edge.sinks.commands import COMMANDS, CommandError, parse_command
-from edge.sinks.outbox import Outbox
+from edge.sinks.encoding import encode
+from edge.sinks.outbox import MEMORY, Kind, Outbox
+
+__all__ = ["MAX_INFLIGHT", "MqttSink", "encode", "read_password", "wall_iso"]
 
 log = logging.getLogger("edge.mqtt")
 
 OnCommand = Callable[[str, dict[str, Any]], dict[str, Any]]
+MAX_INFLIGHT = 20  # outbox rows handed to paho ahead of their acks: paho's default max_inflight_messages
 _RESEND_GRACE_S = 10.0  # rows paho still holds after a reconnect get this long to be acknowledged before re-sending
+_ALERTS_TRACKED = 1024  # open alerts whose last level the sink remembers (the drop class of updates)
+_HANDED = (MQTTErrorCode.MQTT_ERR_SUCCESS, MQTTErrorCode.MQTT_ERR_NO_CONN)  # paho keeps the message (NO_CONN: resent)
 
 
 def wall_iso(t_wall: float) -> str:
     return datetime.fromtimestamp(t_wall, timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def _finite(x: Any) -> Any:
-    """NaN/inf are not JSON: null instead (a payload must never take the daemon down)."""
-    if isinstance(x, float) and not math.isfinite(x):
+def _wall_or_none(t: Any, offset: float) -> str | None:
+    if not isinstance(t, (int, float)) or isinstance(t, bool) or not math.isfinite(t + offset):
         return None
-    if isinstance(x, dict):
-        return {str(k): _finite(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [_finite(v) for v in x]
-    return x
-
-
-def encode(payload: dict[str, Any]) -> bytes:
     try:
-        text = json.dumps(payload, separators=(",", ":"), allow_nan=False)
-    except ValueError:
-        text = json.dumps(_finite(payload), separators=(",", ":"), default=str)
-    except TypeError:
-        text = json.dumps(_finite(payload), separators=(",", ":"), default=str)
-    return text.encode()
+        return wall_iso(t + offset)
+    except (OverflowError, ValueError, OSError):  # out of datetime's range: the event still goes out
+        return None
 
 
 def read_password(cfg: MqttConfig) -> str | None:

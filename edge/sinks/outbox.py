@@ -6,8 +6,11 @@ A row is written before the message is handed to the client and deleted only whe
 
 Durability: WAL with `synchronous=FULL`. In a vehicle the usual shutdown is the ignition cutting the power; with
 NORMAL a power loss may roll back the last commits, i.e. exactly the alert that was just raised. Alerts are a few
-rows a minute, so one fsync per row costs nothing that matters (well under a millisecond on the data path's
-budget of 20 ms on an SSD; a few ms on an SD card).
+messages a minute; the rows of one message are written in one transaction (`put_many`: one fsync) and acknowledged
+rows are deleted in batches (`delete_many`, by the MQTT pump thread, off the frame loop).
+
+Errors: a failed write raises the real sqlite3.Error (disk full, read-only file) with nothing stored and the counts
+consistent; the caller decides what to do with the message (the MQTT sink hands it to paho, in memory only).
 
 Bounded: beyond `max_rows` the oldest telemetry rows are dropped first; an alert row is dropped only when no
 telemetry row is left, and every drop is counted and logged.
@@ -18,6 +21,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 import threading
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -26,6 +30,7 @@ log = logging.getLogger("edge.mqtt")
 
 Kind = Literal["alert", "telemetry"]
 KINDS: tuple[Kind, ...] = ("alert", "telemetry")
+MEMORY = ":memory:"
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS outbox (
@@ -51,46 +56,81 @@ class Row:
 
 
 class Outbox:
-    """Thread-safe: one connection guarded by a lock (paho's network thread deletes, the pipeline thread puts)."""
+    """Thread-safe: one connection guarded by a lock (the pipeline thread puts, the MQTT pump thread reads and
+    deletes)."""
 
     def __init__(self, path: str | Path, max_rows: int = 10_000):
+        """`path` ":memory:": a volatile outbox (the fallback when the file cannot be opened; see `persistent`).
+        Raises sqlite3.Error or OSError when the file cannot be created, opened or written."""
         if max_rows < 1:
             raise ValueError("max_rows must be >= 1")
+        self.persistent = str(path) != MEMORY
         self.path = Path(path)
         self.max_rows = max_rows
         self.dropped = {"alert": 0, "telemetry": 0}
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
+        if self.persistent:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
         # isolation_level=None: autocommit; each statement (or explicit BEGIN block) is its own transaction.
-        self._db = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None, timeout=5.0)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
-        self._db.executescript(_SCHEMA)
-        self._count = self._db.execute("SELECT COUNT(*) FROM outbox").fetchone()[0]
+        self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None, timeout=5.0)
+        try:
+            if self.persistent:
+                self._db.execute("PRAGMA journal_mode=WAL")
+                self._db.execute("PRAGMA synchronous=FULL")
+            self._db.executescript(_SCHEMA)
+            self._count = self._db.execute("SELECT COUNT(*) FROM outbox").fetchone()[0]
+        except BaseException:
+            self._db.close()
+            raise
         if self._count:
             log.info("outbox %s: %d message(s) waiting from a previous run", self.path, self._count)
 
     def put(self, topic: str, payload: bytes, qos: int = 1, retain: bool = False, kind: Kind = "alert") -> int:
         """Store a message; returns its row id. May drop older rows (or this one) to stay within max_rows."""
+        return self.put_many([(topic, payload)], qos, retain, kind)[0]
+
+    def put_many(
+        self, messages: Sequence[tuple[str, bytes]], qos: int = 1, retain: bool = False, kind: Kind = "alert"
+    ) -> list[int]:
+        """Store (topic, payload) messages in ONE transaction (all or none, one fsync); returns their row ids, in
+        order. May drop older rows (or these) to stay within max_rows. On an error (disk full, read-only file)
+        nothing is stored and the sqlite3.Error is raised."""
         if kind not in KINDS:
             raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
         with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
+            dropped = dict(self.dropped)
             try:
-                cur = self._db.execute(
-                    "INSERT INTO outbox (topic, payload, qos, retain, kind) VALUES (?, ?, ?, ?, ?)",
-                    (topic, bytes(payload), int(qos), int(bool(retain)), kind),
-                )
-                row_id = int(cur.lastrowid or 0)
-                self._count += 1
+                self._db.execute("BEGIN IMMEDIATE")
+                ids = []
+                for topic, payload in messages:
+                    cur = self._db.execute(
+                        "INSERT INTO outbox (topic, payload, qos, retain, kind) VALUES (?, ?, ?, ?, ?)",
+                        (topic, bytes(payload), int(qos), int(bool(retain)), kind),
+                    )
+                    ids.append(int(cur.lastrowid or 0))
+                    self._count += 1
                 while self._count > self.max_rows:
                     self._drop_one()
                 self._db.execute("COMMIT")
             except BaseException:
-                self._db.execute("ROLLBACK")
-                self._count = self._db.execute("SELECT COUNT(*) FROM outbox").fetchone()[0]
+                self.dropped = dropped  # the drops were rolled back too
+                self._recover()
                 raise
-            return row_id
+            return ids
+
+    def _recover(self) -> None:
+        """After a failed write (lock held): roll back unless SQLite already did (it does on SQLITE_FULL, IOERR,
+        NOMEM; a second ROLLBACK would raise "no transaction is active" and hide the real error), then recount:
+        `_count` and `dropped` were advanced for statements that are now undone."""
+        try:
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
+        except sqlite3.Error as err:
+            log.warning("outbox %s: rollback failed: %s", self.path, err)
+        try:
+            self._count = self._db.execute("SELECT COUNT(*) FROM outbox").fetchone()[0]
+        except sqlite3.Error as err:
+            log.warning("outbox %s: recount failed: %s", self.path, err)
 
     def _drop_one(self) -> None:
         # The oldest telemetry first (possibly the row just put); an alert only when no telemetry is left.
@@ -118,11 +158,27 @@ class Outbox:
 
     def delete(self, row_id: int) -> bool:
         """Forget a row the broker acknowledged; False if it was already gone (dropped, or acknowledged twice)."""
+        return self.delete_many([row_id]) > 0
+
+    def delete_many(self, row_ids: Iterable[int]) -> int:
+        """Forget rows the broker acknowledged, in ONE transaction (one fsync); returns how many were still there.
+        On an error nothing is deleted and the sqlite3.Error is raised (the caller may retry: a row that is never
+        deleted is only sent again after a restart, a duplicate that subscribers drop)."""
+        ids = [(int(i),) for i in row_ids]
+        if not ids:
+            return 0
         with self._lock:
-            cur = self._db.execute("DELETE FROM outbox WHERE id = ?", (row_id,))
-            if cur.rowcount:
-                self._count -= cur.rowcount
-            return cur.rowcount > 0
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+                before = self._db.total_changes
+                self._db.executemany("DELETE FROM outbox WHERE id = ?", ids)
+                gone = self._db.total_changes - before
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._recover()
+                raise
+            self._count -= gone
+            return gone
 
     def count(self) -> int:
         with self._lock:

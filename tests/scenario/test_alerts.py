@@ -64,18 +64,25 @@ def test_hysteresis_a_short_clear_gap_does_not_end_an_alert(gap_s, ends):
 def test_cooldown_no_restart_within_it_and_a_restart_after_it():
     m = manager()
     # ends at 2 s (clear from 1 s, held 1 s); active again from 3 s: cooldown until 2 + 5 = 7 s
-    events = run(m, while_("sleep", (0.0, 1.0), (3.0, 20.0)), 9.0)
+    events = run(m, while_("long_distraction", (0.0, 1.0), (3.0, 20.0)), 9.0)
     starts = [e for e in events if e.type == "start"]
     end = next(e for e in events if e.type == "end")
     assert end.t == pytest.approx(2.0)
     assert [s.t for s in starts] == pytest.approx([0.0, 7.0])
-    assert [s.id for s in starts] == ["dms-sleep-1", "dms-sleep-2"]
+    assert [s.id for s in starts] == ["dms-long_distraction-1", "dms-long_distraction-2"]
 
 
 def test_a_condition_within_the_cooldown_only_never_starts():
     m = manager()
-    events = run(m, while_("sleep", (0.0, 1.0), (3.0, 6.9)), 12.0)
+    events = run(m, while_("driver_not_visible", (0.0, 1.0), (3.0, 6.9)), 12.0)
     assert [e.type for e in events if e.type != "update"] == ["start", "end"]
+
+
+@pytest.mark.parametrize("kind", ["microsleep", "sleep", "unresponsive"])
+def test_eye_closures_and_unresponsiveness_have_no_cooldown(kind):
+    m = manager()
+    events = run(m, while_(kind, (0.0, 1.0), (3.0, 6.0)), 8.0)
+    assert [e.t for e in events if e.type == "start"] == pytest.approx([0.0, 3.0])
 
 
 def test_escalation_advisory_warning_critical():
@@ -120,7 +127,6 @@ def test_a_condition_level_raises_the_alert_at_once_and_never_lowers_it():
     assert events[-1].level == "warning" and events[-1].evidence == {"kss": 7.1}
 
 
-SPEEDLESS = {"drowsiness", "microsleep", "sleep", "long_distraction", "visual_time_sharing"}
 
 
 @pytest.mark.parametrize(
@@ -128,9 +134,10 @@ SPEEDLESS = {"drowsiness", "microsleep", "sleep", "long_distraction", "visual_ti
     [
         ("drowsiness", 69.9, 0.0, False),
         ("drowsiness", 70.0, 0.0, True),
-        ("microsleep", 50.0, 0.0, False),
-        ("sleep", 50.0, 2.0, False),
-        ("sleep", 50.0, 2.1, True),  # stale speed: the vehicle counts as moving
+        ("drowsiness", 50.0, 2.0, False),
+        ("drowsiness", 50.0, 2.1, True),  # stale speed: the vehicle counts as moving
+        ("microsleep", 10.0, 0.0, True),  # eyes shut are dangerous at any speed: not gated
+        ("sleep", 10.0, 0.0, True),
         ("drowsiness", None, 0.0, True),  # no speed source: moving
         ("long_distraction", 19.0, 0.0, False),
         ("visual_time_sharing", 21.0, 0.0, True),
@@ -191,3 +198,17 @@ def test_every_kind_starts_at_its_configured_level_and_unknown_kinds_are_refused
     assert [(e.kind, e.level) for e in events] == [(k, getattr(m.cfg.levels, k)) for k in KINDS]
     with pytest.raises(ValueError, match="unknown"):
         m.step({"yawning": ON}, 0.1)
+
+
+def test_end_all_ends_every_active_alert_with_its_reason():
+    from edge.config import AlertsConfig
+    from edge.monitor.alerts import AlertManager, Condition
+
+    manager = AlertManager(AlertsConfig(), "stop")
+    started = manager.step({"microsleep": Condition(True, {"closure_s": 1.0}), "stress": Condition(True, {})}, 10.0)
+    assert {e.kind for e in started} == {"microsleep", "stress"}
+    ended = manager.end_all(10.5, "stopped")
+    assert {(e.type, e.kind) for e in ended} == {("end", "microsleep"), ("end", "stress")}
+    assert all(e.ended_at == 10.5 and e.evidence["end_reason"] == "stopped" for e in ended)
+    assert [e.id for e in ended] == [e.id for e in started] and manager.active() == []
+    assert manager.end_all(11.0, "stopped") == []

@@ -100,8 +100,9 @@ def test_face_arousal_orders_the_emotions():
     mixed = face_arousal(_emotion(angry=0.5, neutral=0.5))
     assert mixed == pytest.approx((FACE_AROUSAL_WEIGHTS["angry"] + FACE_AROUSAL_WEIGHTS["neutral"]) / 2)
     assert face_arousal(_emotion(angry=1.0, neutral=1.0)) == pytest.approx(mixed)  # scores are normalised
-    with pytest.raises(ValueError):
-        face_arousal(EmotionEstimate({}, 0.0))
+    # nothing usable: the face does not vote (an emotion model's glitch must not stop the monitor)
+    assert face_arousal(EmotionEstimate({}, 0.0)) is None
+    assert face_arousal(EmotionEstimate({"angry": float("nan"), "calm": 1.0}, 0.0)) is None
 
 
 def test_face_estimate_is_a_face_modality_without_stress():

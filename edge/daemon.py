@@ -1,0 +1,292 @@
+"""`dms run`: the in-vehicle daemon. Assembles camera → vision → monitor → sinks from the config and supervises it.
+
+Threads: "camera" (LiveCamera: newest frame only, reopens with backoff), "vision" (the worker: frame → observation →
+monitor → events and state; a 20 Hz tick while the camera is down, so "driver not visible" is never claimed for a
+dead camera and health says why), paho's network thread, and the main thread (signals, watchdog, health, stats,
+reload). The watchdog is fed only while the vision worker makes progress: a hung pipeline gets the service
+restarted by systemd; a camera fault does not (the worker keeps ticking) and is reported in health instead.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import secrets
+import signal
+import threading
+import time
+from collections import deque
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from edge import sysinfo
+from edge.config import Config, ConfigError, load_config
+from edge.health import camera_component, health_payload, stats_payload
+from edge.monitor.driver import DriverMonitor
+from edge.rate import RateGate
+from edge.sinks.base import Sink
+from edge.sources.camera import LiveCamera
+from edge.state import state_payload
+from edge.stats import StageTimer
+from edge.systemd import Notifier
+from edge.types import FaceObservation
+from edge.vision.pipeline import VisionPipeline
+
+log = logging.getLogger("edge.daemon")
+
+CAMERA_DOWN_TICK_S = 0.05  # 20 Hz monitor tick while no frame comes (DESIGN.md)
+HEALTH_INTERVAL_S = 5.0
+WORKER_RESTARTS = 5  # per WORKER_RESTART_WINDOW_S; beyond that the process exits and systemd restarts it
+WORKER_RESTART_WINDOW_S = 300.0
+COMMAND_TIMEOUT_S = 1.0
+
+
+@dataclass
+class _Shared:
+    """Counters the worker updates and the main thread reads (ints and floats: atomic under the GIL)."""
+
+    progress: int = 0  # worker loop iterations: the watchdog's evidence of life
+    frames: int = 0
+    fps: float | None = None  # frames processed per second over the last ~2 s, written by the worker
+    first_frame: threading.Event = field(default_factory=threading.Event)
+
+
+class Daemon:
+    def __init__(self, cfg: Config, config_path: Path | None, notifier: Notifier, sinks: list[Sink] | None = None):
+        self.cfg = cfg
+        self.config_path = config_path
+        self.notifier = notifier
+        self.extra_sinks = sinks or []
+        self.started = time.monotonic()
+        self.timer = StageTimer(window=2000)
+        self.shared = _Shared()
+        self.stop_requested = threading.Event()
+        self.reload_requested = threading.Event()
+        self.commands: queue.Queue[tuple[str, dict[str, Any], Future[dict[str, Any]]]] = queue.Queue()
+        self.config_error: str | None = None
+        self.worker_failures: list[float] = []
+        self._build()
+
+    # -- assembly ---------------------------------------------------------------------------------------------
+
+    def _build(self) -> None:
+        cfg = self.cfg
+        self.pipeline = VisionPipeline.from_config(cfg, self.timer)
+        # Unique across restarts without trusting the clock (a Pi without RTC boots in the past; systemd may
+        # restart twice within a second): subscribers de-duplicate on the id.
+        self.monitor = DriverMonitor(cfg, f"{cfg.device_id}-{secrets.token_hex(4)}")
+        self.camera = LiveCamera(cfg.camera)
+        self.mqtt = None
+        sinks: list[Sink] = list(self.extra_sinks)
+        if cfg.mqtt.enabled:
+            from edge.sinks.mqtt import MqttSink
+
+            self.mqtt = MqttSink(cfg.mqtt, cfg.device_id, on_command=self._on_command)
+            sinks.append(self.mqtt)
+        self.sinks = sinks
+        self.state_gate = RateGate(cfg.state.state_hz)
+
+    def _close_sinks(self, also_extra: bool) -> None:
+        for sink in self.sinks:
+            if also_extra or sink not in self.extra_sinks:
+                try:
+                    sink.close()
+                except Exception:  # noqa: BLE001 - closing must go on for the others
+                    log.exception("closing a sink failed")
+
+    # -- the vision worker ------------------------------------------------------------------------------------
+
+    def _worker(self) -> None:
+        last_index = -1
+        next_tick = 0.0
+        recent: deque[float] = deque(maxlen=120)
+        while not self.stop_requested.is_set():
+            self._run_commands()
+            frame = self.camera.latest(last_index, timeout=CAMERA_DOWN_TICK_S)
+            now = time.monotonic()
+            if frame is not None:
+                obs = self.pipeline.process(frame)
+                last_index = frame.index
+                camera_ok = True
+                self.shared.frames += 1
+                recent.append(now)
+                while recent and now - recent[0] > 2.0:
+                    recent.popleft()
+                span = recent[-1] - recent[0]
+                self.shared.fps = (len(recent) - 1) / span if span > 0 else None
+                self.shared.first_frame.set()
+            elif self.camera.health().state in ("unavailable", "stopped") and now >= next_tick:
+                obs, camera_ok = FaceObservation.absent(now, max(last_index, 0)), False
+                next_tick = now + CAMERA_DOWN_TICK_S
+                self.shared.fps = None
+            else:
+                self.shared.progress += 1
+                continue
+            state = self.monitor.step(obs, camera_ok=camera_ok)
+            self._publish_state(state)
+            self.shared.progress += 1
+
+    def _publish_state(self, state) -> None:  # noqa: ANN001 - DriverState
+        for event in state.events:
+            self._publish("events", event.payload())
+        if self.state_gate.due(state.t):
+            self._publish("state", state_payload(state))
+
+    def _publish(self, topic: str, payload: dict[str, Any]) -> None:
+        for sink in self.sinks:
+            try:
+                sink.publish(topic, payload)
+            except Exception:  # noqa: BLE001 - a sink's fault must not stop monitoring
+                log.exception("publishing %s failed", topic)
+
+    def _supervised_worker(self) -> None:
+        """Runs the worker; an exception restarts it (after a reset of the pipeline) within a budget."""
+        while not self.stop_requested.is_set():
+            try:
+                self._worker()
+                return
+            except Exception:  # noqa: BLE001 - supervision: log, count, restart
+                now = time.monotonic()
+                log.exception("vision worker failed; restarting it")
+                self.worker_failures = [t for t in self.worker_failures if now - t < WORKER_RESTART_WINDOW_S] + [now]
+                if len(self.worker_failures) > WORKER_RESTARTS:
+                    log.critical("vision worker failed %d times in %.0f s: giving up", WORKER_RESTARTS + 1,
+                                 WORKER_RESTART_WINDOW_S)
+                    self.stop_requested.set()
+                    self.exit_code = 1
+                    return
+                self.pipeline.reset()
+
+    # -- commands (from paho's thread) and reload -------------------------------------------------------------
+
+    def _on_command(self, name: str, payload: dict[str, Any]) -> dict[str, Any]:
+        """Runs on the MQTT network thread: reload is validated here; ack and calibrate are handed to the worker,
+        which owns the monitor."""
+        if name == "reload":
+            try:
+                load_config(self.config_path)
+            except ConfigError as err:
+                return {"ok": False, "reason": "; ".join(err.problems)}
+            self.reload_requested.set()
+            return {"ok": True, "reason": "reloading"}
+        future: Future[dict[str, Any]] = Future()
+        self.commands.put((name, payload, future))
+        try:
+            return future.result(timeout=COMMAND_TIMEOUT_S)
+        except TimeoutError:
+            return {"ok": False, "reason": "the vision worker did not answer in time"}
+
+    def _run_commands(self) -> None:
+        while True:
+            try:
+                name, payload, future = self.commands.get_nowait()
+            except queue.Empty:
+                return
+            future.set_result(self.monitor.command(name, payload, time.monotonic()))
+
+    def _reload(self) -> None:
+        """Apply a new config between frames: the old one stays if the new one is invalid (and health says why)."""
+        self.reload_requested.clear()
+        try:
+            cfg = load_config(self.config_path)
+        except ConfigError as err:
+            self.config_error = f"reload refused, running on the previous config: {'; '.join(err.problems)}"
+            log.error("%s", self.config_error)
+            return
+        self.notifier.reloading()
+        self._stop_workers(reason="reload")
+        self._close_sinks(also_extra=False)
+        self.cfg, self.config_error = cfg, None
+        self._build()
+        self._start_workers()
+        self.notifier.ready()
+        log.info("configuration reloaded from %s", self.config_path)
+
+    # -- lifecycle --------------------------------------------------------------------------------------------
+
+    def _start_workers(self) -> None:
+        self.stop_requested.clear()
+        self.camera.start()
+        self.worker = threading.Thread(target=self._supervised_worker, name="vision", daemon=True)
+        self.worker.start()
+
+    def _stop_workers(self, reason: str) -> None:
+        self.stop_requested.set()
+        self.worker.join(timeout=10.0)
+        self.camera.stop()
+        for event in self.monitor.alerts.end_all(time.monotonic(), reason):  # no alert left without an end
+            self._publish("events", event.payload())
+
+    def run(self) -> int:
+        self.exit_code = 0
+        stop = threading.Event()
+
+        def on_signal(signum: int, _frame: object) -> None:
+            if signum == signal.SIGHUP:
+                self.reload_requested.set()
+            else:
+                stop.set()
+
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            signal.signal(sig, on_signal)
+        self._start_workers()
+        ready = False
+        last_progress, last_ping = -1, 0.0
+        next_health, next_stats = 0.0, time.monotonic() + self.cfg.mqtt.stats_interval_s
+        while not stop.is_set() and not (self.stop_requested.is_set() and self.exit_code):
+            stop.wait(0.1)
+            now = time.monotonic()
+            if not ready and self._ready_to_announce(now):
+                ready = True
+                self.notifier.ready()
+                self.notifier.status(self._status_line())
+            interval = self.notifier.watchdog_interval_s
+            progress = self.shared.progress
+            if interval and progress != last_progress and now - last_ping >= interval:
+                self.notifier.watchdog()
+                last_progress, last_ping = progress, now
+            if self.reload_requested.is_set():
+                self._reload()
+            if now >= next_health:
+                next_health = now + HEALTH_INTERVAL_S
+                self._publish("health", self._health(now))
+                if ready:
+                    self.notifier.status(self._status_line())
+            if now >= next_stats:
+                next_stats = now + self.cfg.mqtt.stats_interval_s
+                self._publish("stats", self._stats(now))
+        self.notifier.stopping()
+        self._stop_workers(reason="stopped")
+        self._close_sinks(also_extra=True)  # the MQTT sink flushes its outbox, then publishes `stopped`
+        return self.exit_code
+
+    def _ready_to_announce(self, now: float) -> bool:
+        """After the first processed frame; or, with a camera that stays unavailable, once that is sure: a
+        missing camera is reported in health, not turned into a service that never starts."""
+        if self.shared.first_frame.is_set():
+            return True
+        return (
+            self.camera.health().state == "unavailable" and now - self.started > 2 * self.cfg.camera.frame_timeout_s
+        )
+
+    def _status_line(self) -> str:
+        h = self.camera.health()
+        return f"camera {h.state}, {h.fps:.1f} fps, {self.shared.frames} frames, {h.dropped} dropped"
+
+    def _health(self, now: float) -> dict[str, Any]:
+        h = self.camera.health()
+        models = {"state": "ok", "detail": None, "metrics": {"backend": self.pipeline.detector.model.backend}}
+        return health_payload(
+            now, now - self.started, camera_component(h, self.cfg.camera.source), models, self.shared.fps, h.dropped,
+            config_error=self.config_error,
+        )
+
+    def _stats(self, now: float) -> dict[str, Any]:
+        stages = self.timer.percentiles_ms()
+        self.timer.clear()
+        return stats_payload(
+            now, self.cfg.mqtt.stats_interval_s, stages, self.shared.fps, self.camera.health().dropped,
+            sysinfo.cpu_percent(), sysinfo.rss_mb(), sysinfo.soc_temperature_c(),
+        )

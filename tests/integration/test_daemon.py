@@ -1,0 +1,168 @@
+"""`dms run` as systemd runs it: a fake NOTIFY_SOCKET, a video file as the camera, a real mosquitto."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from tests import mosquitto
+
+ROOT = Path(__file__).resolve().parents[2]
+SCHEMAS = ROOT / "docs" / "schemas"
+
+pytestmark = pytest.mark.skipif(not mosquitto.available(), reason="mosquitto is missing (apt-get install mosquitto)")
+
+
+class FakeSystemd:
+    """The receiving end of $NOTIFY_SOCKET: records every datagram with its arrival time."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.bind(str(path))
+        self.sock.settimeout(0.05)
+        self.messages: list[tuple[float, str]] = []
+
+    def drain(self, seconds: float) -> list[str]:
+        """Collect for `seconds`; returns what arrived in that time."""
+        got, end = [], time.monotonic() + seconds
+        while time.monotonic() < end:
+            try:
+                data = self.sock.recv(4096).decode()
+            except TimeoutError:
+                continue
+            self.messages.append((time.monotonic(), data))
+            got.append(data)
+        return got
+
+    def wait_for(self, text: str, timeout: float) -> bool:
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            if any(text in m for m in self.drain(0.1)):
+                return True
+        return False
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def write_config(tmp_path: Path, port: int) -> Path:
+    cfg = tmp_path / "dms.toml"
+    cfg.write_text(
+        f"""device_id = "cab-7"
+[mqtt]
+enabled = true
+host = "127.0.0.1"
+port = {port}
+outbox_path = "{tmp_path / 'outbox.sqlite'}"
+stats_interval_s = 1.0
+homeassistant = false
+"""
+    )
+    return cfg
+
+
+def start_dms(tmp_path: Path, config: Path, camera: str, notify: Path, stall: Path) -> subprocess.Popen:
+    env = {**os.environ, "NOTIFY_SOCKET": str(notify), "WATCHDOG_USEC": "400000", "DMS_TEST_STALL_FILE": str(stall)}
+    env.pop("WATCHDOG_PID", None)
+    return subprocess.Popen(
+        [sys.executable, str(ROOT / "tests" / "integration" / "stallable_dms.py"), "run", "--config", str(config),
+         "--camera", camera, "--jsonl", str(tmp_path / "run.jsonl")],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+
+
+def outbox_rows(path: Path) -> int:
+    with sqlite3.connect(path) as db:
+        return db.execute("SELECT COUNT(*) FROM outbox").fetchone()[0]
+
+
+def test_run_notifies_systemd_feeds_the_watchdog_and_stops_cleanly(clip, tmp_path):
+    broker = mosquitto.Mosquitto()
+    broker.start()
+    sub = mosquitto.Subscriber(broker, ["dms/cab-7/#"])
+    notify, stall = FakeSystemd(tmp_path / "notify.sock"), tmp_path / "stall"
+    proc = start_dms(tmp_path, write_config(tmp_path, broker.port), str(clip("WolfgangLanger_Pexels.mp4")), notify.path,
+                     stall)
+    try:
+        assert notify.wait_for("READY=1", timeout=30), proc.stderr.read() if proc.poll() is not None else "no READY"
+        # the watchdog interval is half of WATCHDOG_USEC: 0.2 s
+        assert sum("WATCHDOG=1" in m for m in notify.drain(1.5)) >= 4
+        stall.touch()  # the vision worker hangs...
+        notify.drain(0.5)  # (a ping already under way may still come)
+        assert not any("WATCHDOG=1" in m for m in notify.drain(1.5))  # ...and systemd is no longer fed
+        stall.unlink()
+        assert notify.wait_for("WATCHDOG=1", timeout=5)  # the worker lives again
+        # the clip starts with closed eyes: a microsleep alert is published through the outbox
+        assert sub.wait_for(lambda m: any(t == "dms/cab-7/events" for t, _, _ in m), timeout=15)
+        assert sub.wait_for(lambda m: any(t == "dms/cab-7/stats" for t, _, _ in m), timeout=5)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=20) == 0, proc.stderr.read()
+        assert any("STOPPING=1" in m for _, m in notify.messages) or notify.wait_for("STOPPING=1", 1)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        notify.close()
+    try:
+        assert outbox_rows(tmp_path / "outbox.sqlite") == 0  # nothing left behind: every event acknowledged
+        assert sub.on("dms/cab-7/availability")[-1] == b"stopped"
+        events = [json.loads(p) for p in sub.on("dms/cab-7/events")]
+        starts = {e["id"] for e in events if e["type"] == "start"}
+        ends = {e["id"] for e in events if e["type"] == "end"}
+        assert starts and starts <= ends  # SIGTERM ends every open alert: none is left hanging
+        schemas = {name: json.loads((SCHEMAS / f"{name}.json").read_text()) for name in ("state", "health", "stats")}
+        for name, schema in schemas.items():
+            payloads = sub.on(f"dms/cab-7/{name}")
+            assert payloads, name
+            for raw in payloads:
+                jsonschema.validate(json.loads(raw), schema)
+        health = json.loads(sub.on("dms/cab-7/health")[-1])
+        assert health["components"]["camera"]["state"] == "ok"
+    finally:
+        sub.close()
+        broker.close()
+
+
+def test_a_missing_camera_is_reported_not_taken_for_the_driver(tmp_path):
+    """The camera device is not there: the daemon still starts (READY), health says the camera is unavailable,
+    and the only alert is monitoring_degraded (camera), never driver_not_visible or distraction."""
+    broker = mosquitto.Mosquitto()
+    broker.start()
+    sub = mosquitto.Subscriber(broker, ["dms/cab-7/#"])
+    notify, stall = FakeSystemd(tmp_path / "notify.sock"), tmp_path / "stall"
+    proc = start_dms(tmp_path, write_config(tmp_path, broker.port), str(tmp_path / "gone.mp4"), notify.path, stall)
+    try:
+        assert notify.wait_for("READY=1", timeout=30)
+        assert sub.wait_for(
+            lambda m: any(t == "dms/cab-7/health" and json.loads(p)["components"]["camera"]["state"] == "unavailable"
+                          for t, p, _ in m), timeout=15)
+        assert sum("WATCHDOG=1" in m for m in notify.drain(1.5)) >= 3  # the worker ticks: no restart loop
+        time.sleep(6.0)  # longer than driver_not_visible_s
+        proc.send_signal(signal.SIGTERM)
+        try:
+            assert proc.wait(timeout=20) == 0
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            pytest.fail("dms run did not stop on SIGTERM:\n" + proc.communicate()[1][-3000:])
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        notify.close()
+    try:
+        kinds = {json.loads(p)["kind"] for p in sub.on("dms/cab-7/events")}
+        assert kinds == {"monitoring_degraded"}
+        degraded = [json.loads(p) for p in sub.on("dms/cab-7/events") if json.loads(p)["type"] == "start"]
+        assert degraded[0]["evidence"]["reason"] == "camera"
+    finally:
+        sub.close()
+        broker.close()
