@@ -8,6 +8,7 @@ test client that records every message it receives.
 from __future__ import annotations
 
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -87,6 +88,23 @@ class Mosquitto:
             self.proc.wait(timeout)
         self.proc = None
 
+    def pause(self) -> None:
+        """SIGSTOP: the broker keeps its connections but answers nothing (no PUBACK) until `resume`."""
+        assert self.proc is not None, "not running"
+        self.proc.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        assert self.proc is not None, "not running"
+        self.proc.send_signal(signal.SIGCONT)
+
+    def kill(self) -> None:
+        """SIGKILL (also of a paused broker): it saves nothing, clients see their connection reset."""
+        if self.proc is None:
+            return
+        self.proc.kill()
+        self.proc.wait(10)
+        self.proc = None
+
     def restart(self) -> None:
         self.stop()
         self.start()
@@ -138,8 +156,8 @@ class Subscriber:
         with self._cond:
             return [p for t, p, _ in self.messages if t == topic]
 
-    def publish(self, topic: str, payload: bytes | str, qos: int = 1) -> None:
-        self.client.publish(topic, payload, qos=qos).wait_for_publish(5)
+    def publish(self, topic: str, payload: bytes | str, qos: int = 1, retain: bool = False) -> None:
+        self.client.publish(topic, payload, qos=qos, retain=retain).wait_for_publish(5)
 
     def close(self) -> None:
         self.client.disconnect()

@@ -5,7 +5,7 @@
 
 For every frame the clock starts when the decoded frame is handed to the vision stage (a live camera hands it over
 the same way), and stops when a subscriber on the same broker receives the event that frame produced: vision,
-monitor, alert state machine, the durable outbox (an fsync per alert row), the broker and back. The clip is replayed
+monitor, alert state machine, the durable outbox (one fsync per event), the broker and back. The clip is replayed
 `--repeat` times at `--speed` times real time (idle gaps as in a car, not a CPU saturated by a flat-out replay).
 Without --mqtt a mosquitto is started on a free loopback port (tests/mosquitto.py). Prints a summary and, last,
 one JSON line: p50/p95/p99/max ms and the number of events.

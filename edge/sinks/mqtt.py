@@ -87,7 +87,8 @@ class MqttSink:
         sw_version: str = "0",
     ):
         """`wall_offset`: wall-clock seconds minus pipeline seconds; live (default) `time.time() - time.monotonic()`
-        at start, in replay the drive's `started_at` as a Unix time (the pipeline clock starts at 0)."""
+        at start, in replay the drive's `started_at` as a Unix time (the pipeline clock starts at 0).
+        Never raises for the outbox: an outbox file that cannot be opened becomes an in-memory outbox (degraded)."""
         self.cfg = cfg
         self.device_id = device_id
         self.base = f"dms/{device_id}"
@@ -95,19 +96,30 @@ class MqttSink:
         self.wall_offset = time.time() - time.monotonic() if wall_offset is None else wall_offset
         self.close_timeout_s = close_timeout_s
         self.sw_version = sw_version
-        self.outbox = Outbox(cfg.outbox_path, cfg.outbox_max_rows)
+        self._outbox_problem: str | None = None  # why the outbox is not persistent
+        try:
+            self.outbox = Outbox(cfg.outbox_path, cfg.outbox_max_rows)
+        except (sqlite3.Error, OSError) as err:
+            self._outbox_problem = f"outbox not persistent: {err}"
+            log.error("MQTT: cannot open the outbox %s (%s): alerts are kept in memory only, a restart loses the "
+                      "unacknowledged ones", cfg.outbox_path, err)
+            self.outbox = Outbox(MEMORY, cfg.outbox_max_rows)
 
-        self._send_lock = threading.Lock()
-        self._mid_lock = threading.Lock()
+        self._mid_lock = threading.Lock()  # guards _handed, _acked, _early, _gen, _connected_at
         self._handed: dict[int, tuple[int, int]] = {}  # paho mid -> (outbox row id, connection generation)
-        self._early_acks: OrderedDict[int, None] = OrderedDict()  # acks that beat publish() returning the mid
-        self._last_handed = 0  # highest row id handed to paho by this process
+        self._acked: list[int] = []  # row ids the broker acknowledged; the pump deletes them
+        self._early: set[int] | None = None  # while the pump is inside client.publish: acks of mids not handed yet
+        self._last_handed = 0  # highest row id handed to paho by this process (pump thread only)
         self._gen = 0  # connection generation, +1 per successful connect
         self._connected_at = 0.0
         self._connected = False
         self._closing = False
         self._reconnects = 0
         self._last_error: str | None = None
+        self._persist_failed = 0  # events the outbox could not store (handed to paho, in memory only)
+        self._persist_error: str | None = None  # the last such failure, until an event is stored again
+        self._delete_error: str | None = None
+        self._levels: OrderedDict[str, tuple[Any, Any]] = OrderedDict()  # alert id -> (level, acknowledged)
         self._health: dict[str, Any] | None = None
         self._wake = threading.Event()
 
@@ -172,13 +184,17 @@ class MqttSink:
                 info.wait_for_publish(max(0.1, deadline - time.monotonic()))
             except (RuntimeError, ValueError) as err:
                 log.warning("MQTT: 'stopped' not sent: %s", err)
-        left = self.outbox.count()
-        if left:
-            log.warning("MQTT: %d message(s) not acknowledged at close; kept in %s", left, self.outbox.path)
         self.client.disconnect()
         self.client.loop_stop()
         self._wake.set()
         self._pump_thread.join(timeout=2.0)
+        if not self._pump_thread.is_alive():
+            self._flush_acks()  # acks that came after the pump's last round
+        left = self.outbox.count()
+        if left and self.outbox.persistent:
+            log.warning("MQTT: %d message(s) not acknowledged at close; kept in %s", left, self.outbox.path)
+        elif left:
+            log.error("MQTT: %d message(s) not acknowledged at close are lost (the outbox is in memory)", left)
         self.outbox.close()
 
     # -- state ---------------------------------------------------------------------------------------------------
@@ -187,11 +203,25 @@ class MqttSink:
         return self._connected
 
     def health(self) -> dict[str, Any]:
+        """The broker link. `state`: ok; degraded (connected, but alerts are not stored durably: the outbox is in
+        memory or its last write failed); unavailable (not connected). The other numbers go to `metrics`."""
+        connected = self._connected
+        problems = [p for p in (self._outbox_problem, self._persist_error) if p]
+        if not connected:
+            state, detail = "unavailable", "; ".join(p for p in (self._last_error, *problems) if p) or None
+        elif problems:
+            state, detail = "degraded", "; ".join(problems)
+        else:
+            state, detail = "ok", None
         return {
-            "connected": self._connected,
+            "state": state,
+            "detail": detail,
+            "connected": connected,
             "pending": self.outbox.count(),
             "dropped_alerts": self.outbox.dropped["alert"],
             "dropped_telemetry": self.outbox.dropped["telemetry"],
+            "persist_failed": self._persist_failed,
+            "outbox_persistent": self.outbox.persistent,
             "reconnects": self._reconnects,
             "last_error": self._last_error,
         }
@@ -199,9 +229,9 @@ class MqttSink:
     def _health_payload(self, payload: dict[str, Any]) -> bytes:
         h = self.health()
         broker = {
-            "state": "ok" if h["connected"] else "unavailable",
-            "detail": h["last_error"],
-            "metrics": {k: v for k, v in h.items() if k not in ("connected", "last_error")},
+            "state": h["state"],
+            "detail": h["detail"],
+            "metrics": {k: v for k, v in h.items() if k not in ("state", "detail", "connected", "last_error")},
         }
         components = dict(payload.get("components") or {})
         components.setdefault("broker", broker)
@@ -209,37 +239,90 @@ class MqttSink:
 
     # -- events through the outbox -------------------------------------------------------------------------------
     def _publish_event(self, payload: dict[str, Any]) -> None:
+        """Store the event's rows (one transaction) and wake the pump; nothing else on the caller's thread."""
         event = dict(payload)
         for key in ("t", "started_at", "ended_at"):
-            t = event.get(key)
-            event[f"wall_{key}"] = wall_iso(t + self.wall_offset) if isinstance(t, (int, float)) else None
+            event[f"wall_{key}"] = _wall_or_none(event.get(key), self.wall_offset)
         data = encode(event)
-        # start/end must survive a full outbox; updates are the first to go (they are re-sent while an alert lasts).
-        kind = "telemetry" if event.get("type") == "update" else "alert"
+        kind = self._drop_class(event)
         topics = [self.topic("events")]
         alert_kind = event.get("kind")
         if isinstance(alert_kind, str) and alert_kind.replace("_", "").isalnum() and len(alert_kind) <= 64:
             topics.append(self.topic(f"events/{alert_kind}"))
-        with self._send_lock:
-            for t in topics:
-                self.outbox.put(t, data, qos=1, retain=False, kind=kind)
-            self._pump_locked()
+        try:
+            self.outbox.put_many([(t, data) for t in topics], qos=1, retain=False, kind=kind)
+        except Exception as err:  # disk full, read-only file, I/O error: the event must still go out
+            self._send_unstored(topics, data, err)
+        else:
+            self._persist_error = None
+        self._wake.set()
+
+    def _drop_class(self, event: dict[str, Any]) -> Kind:
+        """The outbox's drop class. start/end: alert. An update is an alert when it changes the alert's level or
+        acknowledgement (an escalation to critical must not be the first to go), or when the sink has not seen
+        the alert before (started before a restart); a repeated update (new evidence only) is telemetry.
+        Called on the caller's thread only (one pipeline thread publishes events)."""
+        typ, alert_id = event.get("type"), event.get("id")
+        if not isinstance(alert_id, str):
+            return "telemetry" if typ == "update" else "alert"
+        current = (event.get("level"), event.get("acknowledged"))
+        previous = self._levels.pop(alert_id, None)
+        if typ != "end":
+            self._levels[alert_id] = current
+            while len(self._levels) > _ALERTS_TRACKED:  # ends never seen: forget the oldest
+                self._levels.popitem(last=False)
+        if typ == "update" and previous == current:
+            return "telemetry"
+        return "alert"
+
+    def _send_unstored(self, topics: list[str], data: bytes, err: Exception) -> None:
+        """The outbox could not store the event: hand it to paho directly (QoS 1; paho keeps it in memory and
+        re-sends it after a reconnect, until acknowledged), count it and report the broker link degraded."""
+        self._persist_failed += 1
+        self._persist_error = f"outbox write failed ({err}): alerts are kept in memory only"
+        log.error("MQTT: outbox write failed (%s): event sent without the outbox, lost if the process ends before "
+                  "the broker acknowledged it", err)
+        for topic in topics:
+            info = self.client.publish(topic, data, qos=1, retain=False)
+            if info.rc not in _HANDED:
+                log.error("MQTT: paho refused the event on %s too (%s): it is lost", topic, info.rc)
+        if self._connected and self._health is not None:  # report it now, not at the next health period
+            self._send("health", self._health_payload(self._health), qos=1, retain=True)
 
     def _pump_loop(self) -> None:
-        while not (self._closing and not self._connected):
+        while True:
             self._wake.wait(1.0)
             self._wake.clear()
+            self._flush_acks()
             if self._closing and not self._connected:
                 break
             try:
-                with self._send_lock:
-                    self._pump_locked()
+                self._hand_rows()
             except Exception:
                 log.exception("MQTT outbox pump failed")
+        self._flush_acks()
 
-    def _pump_locked(self) -> None:
-        """Hand the rows paho does not hold yet, in order (caller holds _send_lock)."""
-        if not self._connected:
+    def _flush_acks(self) -> None:
+        """Delete the acknowledged rows, one transaction for all of them. On failure they are retried next round
+        (a row that is never deleted is only sent again after a restart: a duplicate, which subscribers drop)."""
+        with self._mid_lock:
+            ids, self._acked = self._acked, []
+        if not ids:
+            return
+        try:
+            self.outbox.delete_many(ids)
+        except Exception as err:
+            with self._mid_lock:
+                self._acked[:0] = ids
+            if self._delete_error != str(err):
+                log.warning("MQTT: cannot delete %d acknowledged outbox row(s) (%s); retrying", len(ids), err)
+            self._delete_error = str(err)
+        else:
+            self._delete_error = None
+
+    def _hand_rows(self) -> None:
+        """Hand the rows paho does not hold yet, in order, at most MAX_INFLIGHT ahead of the acks (pump thread)."""
+        if not self._connected or self._closing:
             return
         with self._mid_lock:
             stale = [mid for mid, (_, gen) in self._handed.items() if gen < self._gen]
@@ -252,24 +335,39 @@ class MqttSink:
                 for mid in stale:
                     del self._handed[mid]
                 self._last_handed = min(self._last_handed, first - 1)
-        while self._connected:
-            rows = self.outbox.pending(limit=100, after=self._last_handed)
+            room = MAX_INFLIGHT - len(self._handed)
+        while room > 0 and self._connected and not self._closing:
+            rows = self.outbox.pending(limit=room, after=self._last_handed)
             if not rows:
                 return
             for row in rows:
-                info = self.client.publish(row.topic, row.payload, qos=row.qos, retain=row.retain)
-                self._last_handed = row.id
+                info: paho.MQTTMessageInfo | None = None
                 with self._mid_lock:
-                    if info.mid in self._early_acks:
-                        del self._early_acks[info.mid]
-                        self.outbox.delete(row.id)
-                    else:
-                        self._handed[info.mid] = (row.id, self._gen)
+                    self._early = set()
+                try:
+                    info = self.client.publish(row.topic, row.payload, qos=row.qos, retain=row.retain)
+                finally:
+                    with self._mid_lock:  # one critical section with _on_publish: no ack can slip in between
+                        early, self._early = self._early or set(), None
+                        handed = info is not None and info.rc in _HANDED
+                        if info is not None and handed:
+                            if info.mid in early:  # acknowledged before publish() returned its mid
+                                self._acked.append(row.id)
+                            else:
+                                self._handed[info.mid] = (row.id, self._gen)
+                if not handed:
+                    log.warning("MQTT: paho refused outbox row #%d (%s); retrying later",
+                                row.id, info.rc if info else None)
+                    return
+                if info is not None and info.mid in early:
+                    self._wake.set()  # its delete is due in the next round
+                self._last_handed = row.id
+                room -= 1
 
     def _send(self, rel: str, data: bytes | str, qos: int, retain: bool) -> None:
         self.client.publish(self.topic(rel), data, qos=qos, retain=retain)
 
-    # -- paho callbacks (network thread): never raise --------------------------------------------------------------
+    # -- paho callbacks (network thread): never raise, no disk I/O -------------------------------------------------
     def _on_socket_open(self, client: paho.Client, userdata: Any, sock: Any) -> None:
         try:  # without it every QoS 1 round trip stalls 40-90 ms (Nagle + delayed ACK)
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -312,16 +410,15 @@ class MqttSink:
         self._wake.set()
 
     def _on_publish(self, client: paho.Client, userdata: Any, mid: int, reason: Any, properties: Any) -> None:
+        """Called with paho's lock held: only note the acknowledged row for the pump (no disk I/O here)."""
         try:
             with self._mid_lock:
                 entry = self._handed.pop(mid, None)
-                if entry is None:
-                    self._early_acks[mid] = None
-                    while len(self._early_acks) > 256:  # also acks of availability/health/results: keep it small
-                        self._early_acks.popitem(last=False)
-                    return
-                self.outbox.delete(entry[0])
-            if not self._handed:
+                if entry is not None:
+                    self._acked.append(entry[0])
+                elif self._early is not None:  # the pump's publish() has not returned this mid yet
+                    self._early.add(mid)
+            if entry is not None:
                 self._wake.set()
         except Exception:
             log.exception("MQTT on_publish failed")
@@ -335,7 +432,7 @@ class MqttSink:
                 return
             name = msg.topic.rsplit("/", 1)[-1]
             if msg.topic == self.topic(f"cmd/{name}") and name in COMMANDS:
-                self._handle_command(name, msg.payload)
+                self._handle_command(name, msg.payload, retained=bool(msg.retain))
         except Exception:
             log.exception("MQTT message on %r failed", msg.topic)
 
@@ -344,12 +441,22 @@ class MqttSink:
         payload = ha.discovery_payload(self.device_id, self.base, self.sw_version)
         self.client.publish(ha.discovery_topic(prefix, self.device_id), encode(payload), qos=1, retain=True)
 
-    def _handle_command(self, name: str, raw: bytes) -> None:
+    def _handle_command(self, name: str, raw: bytes, retained: bool = False) -> None:
+        """Run one command and answer on cmd/result. A retained command (delivered because it was left on the
+        broker, on every subscribe, i.e. on every start of the daemon) is answered but never run."""
         result: dict[str, Any] = {"v": 1, "ok": False, "command": name}
         try:
-            args, request_id = parse_command(name, raw)
+            try:
+                args, request_id = parse_command(name, raw)
+            except CommandError as err:
+                if not retained:
+                    raise
+                args, request_id = {}, err.request_id
             if request_id is not None:
                 result["request_id"] = request_id
+            if retained:
+                raise CommandError("retained commands are ignored (clear it: publish an empty retained message "
+                                   "on this topic)", request_id)
             if self.on_command is None:
                 raise CommandError("commands are not handled by this process")
             answer = self.on_command(name, args)

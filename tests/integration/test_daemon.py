@@ -166,3 +166,84 @@ def test_a_missing_camera_is_reported_not_taken_for_the_driver(tmp_path):
     finally:
         sub.close()
         broker.close()
+
+
+def test_reload_refuses_a_bad_config_and_applies_a_good_one(clip, tmp_path):
+    broker = mosquitto.Mosquitto()
+    broker.start()
+    sub = mosquitto.Subscriber(broker, ["dms/cab-7/health"])
+    config = write_config(tmp_path, broker.port)
+    good = config.read_text()
+    notify, stall = FakeSystemd(tmp_path / "notify.sock"), tmp_path / "stall"
+    proc = start_dms(tmp_path, config, str(clip("WolfgangLanger_Pexels.mp4")), notify.path, stall)
+
+    def config_component() -> dict | None:
+        return json.loads(sub.on("dms/cab-7/health")[-1])["components"].get("config")
+
+    try:
+        assert notify.wait_for("READY=1", timeout=30)
+        config.write_text(good + "[vision]\nmax_pose_deg = 500\n")
+        proc.send_signal(signal.SIGHUP)
+        assert sub.wait_for(lambda m: m and config_component() is not None, timeout=10)
+        assert "vision.max_pose_deg" in config_component()["detail"] and proc.poll() is None  # still running
+        config.write_text(good.replace("stats_interval_s = 1.0", "stats_interval_s = 2.0"))
+        proc.send_signal(signal.SIGHUP)
+        assert notify.wait_for("RELOADING=1", timeout=10) and notify.wait_for("READY=1", timeout=30)
+        assert sub.wait_for(lambda m: config_component() is None, timeout=10)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=20) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        notify.close()
+        sub.close()
+        broker.close()
+
+
+def test_a_broker_down_at_start_gets_every_event_once_it_is_up(clip, tmp_path):
+    broker = mosquitto.Mosquitto()  # not started yet
+    notify, stall = FakeSystemd(tmp_path / "notify.sock"), tmp_path / "stall"
+    proc = start_dms(tmp_path, write_config(tmp_path, broker.port), str(clip("WolfgangLanger_Pexels.mp4")),
+                     notify.path, stall)
+    try:
+        assert notify.wait_for("READY=1", timeout=30)  # monitoring does not wait for the network
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and not (tmp_path / "outbox.sqlite").exists():
+            time.sleep(0.1)
+        assert notify.wait_for("WATCHDOG=1", timeout=5)
+        time.sleep(3.0)  # the clip's closed eyes raise alerts while the broker is down
+        assert outbox_rows(tmp_path / "outbox.sqlite") > 0
+        broker.start()
+        sub = mosquitto.Subscriber(broker, ["dms/cab-7/#"])
+        assert sub.wait_for(lambda m: any(t == "dms/cab-7/events" for t, _, _ in m), timeout=30)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=20) == 0
+        assert outbox_rows(tmp_path / "outbox.sqlite") == 0
+        sub.close()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        notify.close()
+        broker.close()
+
+
+def test_record_needs_recording_enabled_and_writes_a_replayable_drive(clip, tmp_path):
+    def dms(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "edge.cli", *args], cwd=ROOT, capture_output=True, text=True)
+
+    off = tmp_path / "off.toml"
+    off.write_text("")
+    proc = dms("record", "--config", str(off), "--out", str(tmp_path / "drive"), "--camera",
+               str(clip("face_noface.mov")), "--seconds", "2")
+    assert proc.returncode == 2 and "recording is disabled" in proc.stderr and not (tmp_path / "drive").exists()
+    on = tmp_path / "on.toml"
+    on.write_text("[recording]\nenabled = true\n")
+    proc = dms("record", "--config", str(on), "--out", str(tmp_path / "drive"), "--camera",
+               str(clip("face_noface.mov")), "--seconds", "2")
+    assert proc.returncode == 0, proc.stderr
+    from edge.sources.recording import open_replay
+
+    with open_replay(tmp_path / "drive") as source:
+        times = [f.t for f in source]
+    assert len(times) >= 20 and times[0] == 0.0 and all(b > a for a, b in zip(times, times[1:]))
+    assert times[-1] < 2.5  # about two seconds of a camera paced at the clip's ~26 fps

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -15,11 +17,13 @@ import pytest
 
 from edge.config import Config, MqttConfig
 from edge.monitor.driver import DriverMonitor
-from edge.sinks.mqtt import MqttSink
+from edge.sinks.jsonl import JsonlSink
+from edge.sinks.mqtt import MAX_INFLIGHT, MqttSink
 from edge.sinks.outbox import Outbox
 from edge.state import state_payload
 from edge.types import FaceObservation, HeadPose
 from tests.mosquitto import Mosquitto, Subscriber, available
+from tests.unit.test_outbox import FullDisk
 
 pytestmark = pytest.mark.skipif(not available(), reason="needs mosquitto (apt-get install -y mosquitto)")
 
@@ -45,6 +49,12 @@ def validate_all(sub: Subscriber) -> int:
             jsonschema.validate(json.loads(payload), SCHEMAS[name])
             n += 1
     return n
+
+
+_OK = {"state": "ok", "detail": None}
+HEALTH = {"v": 1, "t": 1.0, "status": "ok", "fps": 24.5, "dropped_frames": 2,
+          "components": {"camera": {**_OK, "metrics": {"fps": 30.0}}, "audio": {"state": "disabled"},
+                         "serial": {"state": "disabled"}, "models": _OK}}
 
 
 def mqtt_cfg(broker: Mosquitto, tmp_path: Path, **kw) -> MqttConfig:
@@ -99,10 +109,7 @@ def test_availability_state_health_and_stopped(broker, tmp_path):
     obs = FaceObservation(t=1.0, frame_index=3, present=True, quality=0.9, landmark_score=0.9, face_size_px=120.0,
                           pose=HeadPose(1.0, -2.0, 0.5), ear_left=0.3, ear_right=0.31, mar=0.1)
     state = state_payload(DriverMonitor(Config(), "test").step(obs))
-    comp = {"state": "ok", "detail": None}
-    health = {"v": 1, "t": 1.0, "status": "ok", "fps": 24.5, "dropped_frames": 2,
-              "components": {"camera": {**comp, "metrics": {"fps": 30.0}}, "audio": {"state": "disabled"},
-                             "serial": {"state": "disabled"}, "models": comp}}
+    health = HEALTH
     stats = {"v": 1, "t": 30.0, "interval_s": 30.0, "stages": {"vision": {"p50_ms": 8.0, "p99_ms": 14.0, "count": 700}},
              "cpu_percent": 55.0, "memory_mb": 210.0, "temperature_c": None}
     sink.publish("state", state)
@@ -234,3 +241,232 @@ def test_home_assistant_discovery_republished(broker, tmp_path):
     late = Subscriber(broker, [topic])
     assert late.wait_for(lambda m: len(m) == 1 and m[0][2])  # retained
     late.close()
+
+
+def broker_states(sub: Subscriber) -> list[tuple[str, str | None]]:
+    """(state, detail) of the broker component in every health message received."""
+    docs = [json.loads(p) for p in sub.on(f"dms/{DEV}/health")]
+    return [(d["components"]["broker"]["state"], d["components"]["broker"].get("detail")) for d in docs]
+
+
+def test_full_disk_loses_no_event(tmp_path):
+    """The outbox cannot write (disk full): each event goes to paho directly, with the broker up and while it is
+    down (paho keeps it in memory and sends it after the reconnect); counted and reported as degraded."""
+    broker = Mosquitto(persistence=True)  # the subscriber's queue survives the restart
+    broker.start()
+    try:
+        events = [f"dms/{DEV}/events", f"dms/{DEV}/events/microsleep"]
+        sub = Subscriber(broker, [*events, f"dms/{DEV}/health"], client_id="dms-test-full", persistent=True)
+        sink = MqttSink(mqtt_cfg(broker, tmp_path, homeassistant=False), DEV)
+        assert wait_until(lambda: sink.connected)
+        sink.publish("health", HEALTH)
+        disk = FullDisk(sink.outbox._db, fail_on="INSERT", sqlite_rolls_back=True)
+        sink.outbox._db = disk
+        sink.publish("events", event(0))  # broker up
+        assert sub.wait_for(lambda m: len([t for t, _, _ in m if t in events]) >= 2)
+        assert sub.wait_for(lambda m: ("degraded", ANY_DETAIL) in broker_states(sub))  # reported at once
+        assert "disk is full" in str(broker_states(sub)[-1][1])
+        broker.stop()
+        assert wait_until(lambda: not sink.connected)
+        sink.publish("events", event(1))  # broker down: only paho's memory holds it
+        health = sink.health()
+        assert health["persist_failed"] == 2 and health["dropped_alerts"] == 0 and health["pending"] == 0
+        assert health["state"] == "unavailable" and "disk is full" in health["detail"]
+        broker.start()
+        assert wait_until(lambda: sink.connected)
+        for topic in events:
+            assert sub.wait_for(lambda m: len(dedup([p for t, p, _ in m if t == topic])) >= 2)
+            assert dedup(sub.on(topic)) == [key(event(0)), key(event(1))]
+        assert sink.health()["state"] == "degraded"
+        disk.fail = False  # the disk has room again
+        sink.publish("events", event(2))
+        assert sub.wait_for(lambda m: len(dedup([p for t, p, _ in m if t == events[0]])) >= 3)
+        assert wait_until(lambda: sink.outbox.count() == 0)
+        health = sink.health()
+        assert health["state"] == "ok" and health["detail"] is None and health["persist_failed"] == 2
+        assert validate_all(sub) >= 6
+        sink.close()
+        sub.close()
+    finally:
+        broker.close()
+
+
+class _AnyDetail:
+    def __eq__(self, other: object) -> bool:
+        return True
+
+
+ANY_DETAIL = _AnyDetail()
+
+
+@pytest.mark.parametrize("where", ["parent_is_a_file", "path_is_a_folder"])
+def test_unusable_outbox_path_falls_back_to_memory(broker, tmp_path, where):
+    (tmp_path / "file").write_text("")
+    path = tmp_path / "file" / "outbox.sqlite" if where == "parent_is_a_file" else tmp_path
+    sub = Subscriber(broker, [f"dms/{DEV}/events", f"dms/{DEV}/health"])
+    sink = MqttSink(mqtt_cfg(broker, tmp_path, homeassistant=False, outbox_path=path), DEV)  # does not raise
+    assert wait_until(lambda: sink.connected)
+    health = sink.health()
+    assert health["state"] == "degraded" and health["detail"].startswith("outbox not persistent: ")
+    assert health["outbox_persistent"] is False
+    sink.publish("health", HEALTH)
+    sink.publish("events", event(0))  # live alerts still go out
+    assert sub.wait_for(lambda m: len(sub.on(f"dms/{DEV}/events")) == 1 and broker_states(sub))
+    state, detail = broker_states(sub)[-1]
+    assert state == "degraded" and detail.startswith("outbox not persistent: ")
+    assert validate_all(sub) == 2
+    assert wait_until(lambda: sink.outbox.count() == 0)
+    sink.close()
+    sub.close()
+
+
+def test_paho_resends_after_a_reconnect(tmp_path, caplog):
+    """A row handed to paho whose PUBACK never came (the broker froze, then died) is re-sent by paho itself after
+    the reconnect, acknowledged and deleted; the outbox's own re-send (after the grace period) is not needed."""
+    broker = Mosquitto(persistence=True)
+    broker.start()
+    try:
+        topic = f"dms/{DEV}/events"
+        sub = Subscriber(broker, [topic], client_id="dms-test-resend", persistent=True)
+        broker.restart()  # a clean stop saves the subscriber's session: it survives the SIGKILL below
+        sink = MqttSink(mqtt_cfg(broker, tmp_path, homeassistant=False), DEV)
+        assert wait_until(lambda: sink.connected)
+        broker.pause()
+        sink.publish("events", event(0))
+        assert wait_until(lambda: len(sink._handed) == 2)  # both rows written to the socket, no PUBACK
+        broker.kill()
+        assert wait_until(lambda: not sink.connected)
+        assert sink.outbox.count() == 2
+        broker.start()
+        assert sub.wait_for(lambda m: len(m) >= 1, timeout=10)
+        assert dedup(sub.on(topic)) == [key(event(0))]
+        assert wait_until(lambda: sink.outbox.count() == 0)
+        assert sink._handed == {} and sink.health()["reconnects"] == 1
+        assert "re-sending from the outbox" not in caplog.text
+        sink.close()
+        sub.close()
+    finally:
+        broker.close()
+
+
+def test_ack_before_publish_returns(broker, tmp_path):
+    """The PUBACK can be handled before paho's publish() returned the mid to the pump: the row is still deleted,
+    and no acknowledgement is remembered beyond that publish() call (mids wrap)."""
+    sub = Subscriber(broker, [f"dms/{DEV}/events"])
+    sink = MqttSink(mqtt_cfg(broker, tmp_path, homeassistant=False), DEV)
+    assert wait_until(lambda: sink.connected)
+    real, early = sink.client.publish, []
+
+    def publish_then_wait_for_the_ack(topic, payload=None, qos=0, retain=False, properties=None):
+        info = real(topic, payload, qos=qos, retain=retain, properties=properties)
+        if topic.startswith(f"dms/{DEV}/events"):
+            info.wait_for_publish(5)  # paho marks it published after on_publish ran: the ack came first
+            early.append(info.mid)
+        return info
+
+    sink.client.publish = publish_then_wait_for_the_ack
+    for i in range(3):
+        sink.publish("events", event(i))
+    assert sub.wait_for(lambda m: len(m) == 3)
+    assert dedup(sub.on(f"dms/{DEV}/events")) == [key(event(i)) for i in range(3)]
+    assert wait_until(lambda: sink.outbox.count() == 0)  # deleted, though on_publish knew none of the mids
+    assert len(early) == 6 and sink._handed == {} and sink._early is None
+    sink.close()
+    sub.close()
+
+
+def test_rows_in_flight_are_bounded_and_keep_their_order(broker, tmp_path):
+    sub = Subscriber(broker, [f"dms/{DEV}/events"])
+    sink = MqttSink(mqtt_cfg(broker, tmp_path, homeassistant=False), DEV)
+    assert wait_until(lambda: sink.connected)
+    broker.pause()  # no PUBACK until resumed
+    try:
+        for i in range(30):
+            sink.publish("events", event(i))  # 60 rows
+        assert wait_until(lambda: len(sink._handed) == MAX_INFLIGHT)
+        time.sleep(0.2)
+        assert len(sink._handed) == MAX_INFLIGHT and sink.outbox.count() == 60  # the rest waits in the outbox
+    finally:
+        broker.resume()
+    assert sub.wait_for(lambda m: len(dedup(sub.on(f"dms/{DEV}/events"))) >= 30)
+    assert dedup(sub.on(f"dms/{DEV}/events")) == [key(event(i)) for i in range(30)]
+    assert wait_until(lambda: sink.outbox.count() == 0)
+    sink.close()
+    sub.close()
+
+
+def test_disk_io_stays_off_the_callers_and_pahos_threads(broker, tmp_path):
+    """The caller only stores the event (one transaction for both rows); reading, handing and deleting rows is the
+    pump's: a slow disk delays deletes, never the frame loop nor paho's network thread."""
+    sub = Subscriber(broker, [f"dms/{DEV}/events"])
+    sink = MqttSink(mqtt_cfg(broker, tmp_path, homeassistant=False), DEV)
+    assert wait_until(lambda: sink.connected)
+    box, calls = sink.outbox, []
+
+    def spy(name: str, delay: float = 0.0):
+        real = getattr(box, name)
+
+        def wrapper(*args, **kwargs):
+            calls.append((name, threading.current_thread().name))
+            time.sleep(delay)
+            return real(*args, **kwargs)
+
+        setattr(box, name, wrapper)
+
+    spy("put_many")
+    spy("pending")
+    spy("delete_many", delay=1.0)  # a very slow disk
+    t0 = time.monotonic()
+    for i in range(3):
+        sink.publish("events", event(i))
+        time.sleep(0.05)  # acks come in between: the old inline deletes would block the next publish
+    assert time.monotonic() - t0 < 0.15 + 0.5
+    assert sub.wait_for(lambda m: len(m) == 3)
+    assert wait_until(lambda: sink.outbox.count() == 0)
+    me = threading.current_thread().name
+    assert [t for n, t in calls if n == "put_many"] == [me] * 3  # one transaction per event
+    assert {t for n, t in calls if n != "put_many"} == {"dms-mqtt-pump"}
+    sink.close()
+    sub.close()
+
+
+def test_nan_is_null_in_mqtt_and_jsonl(broker, tmp_path):
+    """Both sinks carry the same payloads: NaN and infinities become null in each."""
+    sub = Subscriber(broker, [f"dms/{DEV}/events"])
+    sink = MqttSink(mqtt_cfg(broker, tmp_path, homeassistant=False), DEV)
+    assert wait_until(lambda: sink.connected)
+    out = io.StringIO()
+    payload = {**event(0), "evidence": {"closed_s": float("nan"), "perclos": float("-inf"), "source": "eyes"}}
+    for s in (JsonlSink(out), sink):
+        s.publish("events", payload)
+    assert sub.wait_for(lambda m: len(m) == 1)
+    raw = sub.on(f"dms/{DEV}/events")[0]
+    assert b"NaN" not in raw and b"Infinity" not in raw and "NaN" not in out.getvalue()
+    line = json.loads(out.getvalue())
+    assert line["payload"]["evidence"] == {"closed_s": None, "perclos": None, "source": "eyes"}
+    assert {k: v for k, v in json.loads(raw).items() if not k.startswith("wall_")} == line["payload"]
+    validate_all(sub)
+    sink.close()
+    sub.close()
+
+
+def test_updates_that_change_the_level_are_kept_like_alerts(broker, tmp_path):
+    """The outbox drops telemetry first: an update that escalates (or acknowledges) an alert is an alert row."""
+    broker.stop()  # rows stay in the outbox, to be looked at
+    sink = MqttSink(mqtt_cfg(broker, tmp_path, homeassistant=False), DEV, close_timeout_s=0.1)
+    base = {**event(0), "id": "a1"}
+    sequence = [
+        ({**base, "type": "start"}, "alert"),
+        ({**base, "type": "update", "t": 1.0}, "telemetry"),  # new evidence only
+        ({**base, "type": "update", "t": 2.0, "level": "critical"}, "alert"),  # escalation
+        ({**base, "type": "update", "t": 3.0, "level": "critical"}, "telemetry"),
+        ({**base, "type": "update", "t": 4.0, "level": "critical", "acknowledged": True}, "alert"),
+        ({**base, "type": "end", "t": 5.0, "level": "critical", "acknowledged": True}, "alert"),
+        ({**base, "id": "a0", "type": "update", "t": 6.0}, "alert"),  # started before a restart: unknown level
+    ]
+    for payload, _ in sequence:
+        sink.publish("events", payload)
+    rows = [r for r in sink.outbox.pending() if r.topic == f"dms/{DEV}/events"]
+    assert [r.kind for r in rows] == [kind for _, kind in sequence]
+    assert sink._levels == {"a0": ("warning", False)}  # an ended alert is forgotten
+    sink.close()

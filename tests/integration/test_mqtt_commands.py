@@ -27,6 +27,9 @@ MALFORMED = [
     ("calibrate", json.dumps({"what": "ears"}).encode(), "'what'"),
     ("reload", json.dumps({"force": True}).encode(), "unknown field"),
     ("reload", json.dumps({"v": 2}).encode(), "version"),
+    ("reload", json.dumps({"v": True}).encode(), "version"),  # true == 1 in Python, not in the schema
+    ("reload", json.dumps({"v": 1.0}).encode(), "version"),
+    ("reload", json.dumps({"v": "1"}).encode(), "version"),
     ("ack", json.dumps({"id": "x" * 5000}).encode(), "too large"),
     ("ack", b"[" * 3000 + b"]" * 3000, "too large"),
     ("calibrate", b"", "not JSON"),
@@ -77,5 +80,36 @@ def test_commands(tmp_path):
         assert sub.wait_for(lambda m: any(t.endswith("/events") for t, _, _ in m))
     finally:
         sink.close()
+        sub.close()
+        broker.close()
+
+
+def test_retained_commands_are_answered_not_run(tmp_path):
+    """A command left retained on the broker is delivered on every subscribe, i.e. on every start of the daemon:
+    it is refused with a reason, never run. The same command sent live runs."""
+    broker = Mosquitto()
+    broker.start()
+    calls: list[tuple[str, dict]] = []
+    sub = Subscriber(broker, [f"dms/{DEV}/cmd/result"])
+    sink = None
+    try:
+        sub.publish(f"dms/{DEV}/cmd/ack", json.dumps({"id": "alert-1", "request_id": "r0"}), retain=True)
+        sub.publish(f"dms/{DEV}/cmd/calibrate", b"{bad", retain=True)
+        cfg = MqttConfig(host=broker.host, port=broker.port, outbox_path=tmp_path / "o.sqlite", homeassistant=False)
+        sink = MqttSink(cfg, DEV, on_command=lambda name, args: calls.append((name, args)) or {})
+        assert sub.wait_for(lambda m: len(m) == 2)
+        results = sorted((json.loads(p) for p in sub.on(f"dms/{DEV}/cmd/result")), key=lambda r: r["command"])
+        for result in results:
+            jsonschema.validate(result, SCHEMAS["cmd_result"])
+            assert result["ok"] is False and "retained commands are ignored" in result["reason"], result
+        assert [r["command"] for r in results] == ["ack", "calibrate"] and results[0]["request_id"] == "r0"
+        assert calls == []
+        sub.publish(f"dms/{DEV}/cmd/ack", json.dumps({"id": "alert-1"}))  # live: runs
+        assert sub.wait_for(lambda m: len(m) == 3)
+        assert json.loads(sub.on(f"dms/{DEV}/cmd/result")[-1])["ok"] is True
+        assert calls == [("ack", {"id": "alert-1"})]
+    finally:
+        if sink is not None:
+            sink.close()
         sub.close()
         broker.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 
 import pytest
@@ -91,3 +92,94 @@ def test_thread_safe(tmp_path):
     for n in range(4):  # each producer's rows are in its own order
         assert [int(r.payload) for r in rows if r.topic == f"p{n}"] == list(range(0, per_thread, 2))
     box.close()
+
+
+class FullDisk:
+    """Stands in for the outbox's sqlite3 connection and fails like a full disk on the statements that start with
+    `fail_on` (sqlite3.Connection's methods cannot be monkeypatched). `sqlite_rolls_back`: SQLite itself has already
+    rolled the transaction back when the error comes (as it does on SQLITE_FULL); `skip`: let that many matching
+    statements pass first; `fail = False` heals it."""
+
+    def __init__(self, db, fail_on: str = "INSERT", sqlite_rolls_back: bool = False, skip: int = 0):
+        self._db, self.fail_on, self.sqlite_rolls_back, self.skip = db, fail_on, sqlite_rolls_back, skip
+        self.fail = True
+
+    def _check(self, sql: str, run) -> None:
+        if self.fail and sql.lstrip().upper().startswith(self.fail_on):
+            if self.skip > 0:
+                self.skip -= 1
+                return
+            if self.sqlite_rolls_back:
+                if self.fail_on != "COMMIT":
+                    run()
+                self._db.execute("ROLLBACK")
+            raise sqlite3.OperationalError("database or disk is full")
+
+    def execute(self, sql: str, *args):
+        self._check(sql, lambda: self._db.execute(sql, *args))
+        return self._db.execute(sql, *args)
+
+    def executemany(self, sql: str, *args):
+        self._check(sql, lambda: self._db.executemany(sql, *args))
+        return self._db.executemany(sql, *args)
+
+    def __getattr__(self, name: str):
+        return getattr(self._db, name)
+
+
+def test_put_many_and_delete_many_are_one_transaction_each(tmp_path):
+    box = Outbox(tmp_path / "o.sqlite", max_rows=100)
+    ids = box.put_many([("events", b"e"), ("events/sleep", b"e")], kind="alert")
+    assert len(ids) == 2 and ids == sorted(ids) and box.count() == 2
+    box._db = FullDisk(box._db, fail_on="INSERT", skip=1)
+    with pytest.raises(sqlite3.OperationalError):
+        box.put_many([("a", b"1"), ("b", b"2")])  # the first INSERT passes, the second fails: neither is kept
+    box._db = box._db._db
+    assert box.count() == 2 and [r.id for r in box.pending()] == ids
+    more = box.put_many([("c", b"3"), ("d", b"4")])
+    assert box.delete_many([ids[0], more[1], 999_999]) == 2  # a row already gone is not counted
+    assert box.delete_many([]) == 0
+    assert [r.id for r in box.pending()] == [ids[1], more[0]] and box.count() == 2
+    box.close()
+
+
+@pytest.mark.parametrize("sqlite_rolls_back", [False, True])
+def test_full_disk_raises_the_real_error_and_keeps_the_count(tmp_path, sqlite_rolls_back):
+    box = Outbox(tmp_path / "o.sqlite", max_rows=2)
+    box.put("a", b"1", kind="telemetry")
+    box.put("a", b"2", kind="alert")
+    real = box._db
+    box._db = FullDisk(real, fail_on="INSERT", sqlite_rolls_back=sqlite_rolls_back)
+    with pytest.raises(sqlite3.OperationalError, match="disk is full"):  # not "cannot rollback"
+        box.put("a", b"3", kind="alert")
+    assert box.count() == 2 and not real.in_transaction and box.dropped == {"alert": 0, "telemetry": 0}
+    box._db = FullDisk(real, fail_on="COMMIT", sqlite_rolls_back=sqlite_rolls_back)  # fails after a drop
+    with pytest.raises(sqlite3.OperationalError, match="disk is full"):
+        box.put("a", b"3", kind="alert")
+    assert box.count() == 2 and not real.in_transaction and box.dropped == {"alert": 0, "telemetry": 0}
+    assert [r.payload for r in box.pending()] == [b"1", b"2"]  # the drop was rolled back too
+    box._db = FullDisk(real, fail_on="DELETE", sqlite_rolls_back=sqlite_rolls_back)
+    with pytest.raises(sqlite3.OperationalError, match="disk is full"):
+        box.delete_many([r.id for r in box.pending()])
+    assert box.count() == 2 and not real.in_transaction
+    box._db = real  # healed: it works again
+    box.put("a", b"3", kind="alert")
+    assert [r.payload for r in box.pending()] == [b"2", b"3"] and box.dropped == {"alert": 0, "telemetry": 1}
+    box.close()
+
+
+def test_memory_outbox(tmp_path):
+    box = Outbox(":memory:", max_rows=100)
+    assert not box.persistent and not (tmp_path / ":memory:").exists()
+    box.put("a", b"1")
+    assert box.count() == 1
+    box.close()
+    assert Outbox(tmp_path / "o.sqlite").persistent
+
+
+@pytest.mark.parametrize("where", ["parent_is_a_file", "path_is_a_folder"])
+def test_unusable_path_raises(tmp_path, where):
+    (tmp_path / "file").write_text("")
+    path = tmp_path / "file" / "o.sqlite" if where == "parent_is_a_file" else tmp_path
+    with pytest.raises((OSError, sqlite3.Error)):
+        Outbox(path)
