@@ -22,10 +22,11 @@ models: $(STAMP)
 demo: models
 	$(BIN)/dms demo
 
-# The tests start a real mosquitto broker on a loopback port (Debian's package; as root, as CI runs).
+# The tests start a real mosquitto broker on a loopback port and a socat pty pair as a serial port (Debian's
+# packages; as root, as CI runs).
 system-deps:
-	@command -v mosquitto >/dev/null 2>&1 || test -x /usr/sbin/mosquitto || \
-		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mosquitto; }
+	@{ command -v mosquitto >/dev/null 2>&1 || test -x /usr/sbin/mosquitto; } && command -v socat >/dev/null 2>&1 || \
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mosquitto socat; }
 
 test: models system-deps
 	$(BIN)/ruff check edge tools tests

@@ -249,6 +249,26 @@ class MqttConfig(_Section):
         return self
 
 
+class SerialConfig(_Section):
+    # Physiology sensors (ECG, GSR) on a serial port; docs/sensors.md documents the line protocols.
+    port: str | None = None  # e.g. "/dev/ttyUSB0" or "/dev/serial/by-id/..."; None: no sensor (health: disabled)
+    baudrate: int = Field(115200, gt=0)
+    # "csv": `seq,t_ms,ecg,gsr` with an optional `*XX` checksum; "ecg": one ECG value per line at ecg_rate_hz,
+    # `!` when the leads are off.
+    protocol: Literal["csv", "ecg"] = "csv"
+    ecg_rate_hz: float = Field(250.0, gt=0.0, le=5000.0)  # the "ecg" protocol's lines carry no time
+    read_timeout_s: Seconds = 1.0  # no byte for this long: the sensor is reported silent
+    max_line_bytes: int = Field(256, ge=16, le=65536)  # longer lines are garbage: counted and skipped
+    reopen_initial_s: Seconds = 0.2  # the port vanished (cable, USB reset): reopen after this, doubling...
+    reopen_max_s: Seconds = 1.0  # ...up to this, so a re-created port is back within ~1-2 s
+
+    @model_validator(mode="after")
+    def _backoff(self) -> SerialConfig:
+        if self.reopen_max_s < self.reopen_initial_s:
+            raise ValueError("reopen_max_s must be >= reopen_initial_s")
+        return self
+
+
 class RecordingConfig(_Section):
     # Privacy: `dms record` writes camera frames to disk; it refuses to run unless this is true.
     enabled: bool = False
@@ -269,6 +289,7 @@ class Config(_Section):
     fusion: FusionConfig = FusionConfig()
     alerts: AlertsConfig = AlertsConfig()
     mqtt: MqttConfig = MqttConfig()
+    serial: SerialConfig = SerialConfig()
     recording: RecordingConfig = RecordingConfig()
     state: StateConfig = StateConfig()
 

@@ -36,9 +36,10 @@ def free_port() -> int:
 class Mosquitto:
     host = "127.0.0.1"
 
-    def __init__(self, port: int | None = None, persistence: bool = False):
+    def __init__(self, port: int | None = None, persistence: bool = False, anonymous: bool = True, extra: str = ""):
         """`persistence`: keep sessions and queued messages across a restart (a clean stop saves them), so a
-        persistent-session subscriber misses nothing that was published while it reconnected."""
+        persistent-session subscriber misses nothing that was published while it reconnected. `extra`: more
+        listener options (TLS files, password_file), written right after the listener line."""
         self.port = port or free_port()
         self.dir = Path(tempfile.mkdtemp(prefix="dms-mosquitto-"))
         # Root mosquitto drops to the `mosquitto` user: the folder must be readable, and writable for persistence.
@@ -46,7 +47,8 @@ class Mosquitto:
         self.conf = self.dir / "mosquitto.conf"
         self.conf.write_text(
             f"listener {self.port} {self.host}\n"
-            "allow_anonymous true\n"
+            + extra
+            + f"allow_anonymous {'true' if anonymous else 'false'}\n"
             "set_tcp_nodelay true\n"
             + (f"persistence true\npersistence_location {self.dir}/\n" if persistence else "persistence false\n")
             + "log_dest stderr\n"
