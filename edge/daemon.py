@@ -23,11 +23,12 @@ from typing import Any
 
 from edge import sysinfo
 from edge.config import Config, ConfigError, load_config
-from edge.health import camera_component, health_payload, stats_payload
+from edge.health import camera_component, health_payload, serial_component, stats_payload
 from edge.monitor.driver import DriverMonitor
 from edge.rate import RateGate
 from edge.sinks.base import Sink
 from edge.sources.camera import LiveCamera
+from edge.sources.serial import SerialSource
 from edge.state import state_payload
 from edge.stats import StageTimer
 from edge.systemd import Notifier
@@ -78,6 +79,7 @@ class Daemon:
         # restart twice within a second): subscribers de-duplicate on the id.
         self.monitor = DriverMonitor(cfg, f"{cfg.device_id}-{secrets.token_hex(4)}")
         self.camera = LiveCamera(cfg.camera)
+        self.serial = SerialSource(cfg.serial)  # without a port it starts nothing and reports "disabled"
         self.mqtt = None
         sinks: list[Sink] = list(self.extra_sinks)
         if cfg.mqtt.enabled:
@@ -104,6 +106,9 @@ class Daemon:
         recent: deque[float] = deque(maxlen=120)
         while not self.stop_requested.is_set():
             self._run_commands()
+            # Physiology is read but not yet interpreted (issue 8 brings ECG/EDA); draining keeps the source's
+            # buffer from overflowing.
+            self.serial.drain()
             frame = self.camera.latest(last_index, timeout=CAMERA_DOWN_TICK_S)
             now = time.monotonic()
             if frame is not None:
@@ -124,9 +129,12 @@ class Daemon:
             else:
                 self.shared.progress += 1
                 continue
-            state = self.monitor.step(obs, camera_ok=camera_ok)
+            state = self.monitor.step(obs, camera_ok=camera_ok, sensor_faults=self._sensor_faults())
             self._publish_state(state)
             self.shared.progress += 1
+
+    def _sensor_faults(self) -> tuple[str, ...]:
+        return ("serial",) if self.serial.health().state in ("silent", "unavailable") else ()
 
     def _publish_state(self, state) -> None:  # noqa: ANN001 - DriverState
         for event in state.events:
@@ -209,6 +217,7 @@ class Daemon:
     def _start_workers(self) -> None:
         self.stop_requested.clear()
         self.camera.start()
+        self.serial.start()
         self.worker = threading.Thread(target=self._supervised_worker, name="vision", daemon=True)
         self.worker.start()
 
@@ -216,6 +225,7 @@ class Daemon:
         self.stop_requested.set()
         self.worker.join(timeout=10.0)
         self.camera.stop()
+        self.serial.stop()
         for event in self.monitor.alerts.end_all(time.monotonic(), reason):  # no alert left without an end
             self._publish("events", event.payload())
 
@@ -280,7 +290,7 @@ class Daemon:
         models = {"state": "ok", "detail": None, "metrics": {"backend": self.pipeline.detector.model.backend}}
         return health_payload(
             now, now - self.started, camera_component(h, self.cfg.camera.source), models, self.shared.fps, h.dropped,
-            config_error=self.config_error,
+            serial=serial_component(self.serial.health(), self.cfg.serial.port), config_error=self.config_error,
         )
 
     def _stats(self, now: float) -> dict[str, Any]:

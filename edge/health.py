@@ -5,9 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from edge.sources.camera import CameraHealth
+from edge.sources.serial import SerialHealth
 
 SCHEMA_VERSION = 1
 _CAMERA_STATES = {"ok": "ok", "starting": "degraded", "unavailable": "unavailable", "stopped": "unavailable"}
+_SERIAL_STATES = {
+    "disabled": "disabled", "starting": "degraded", "ok": "ok", "silent": "degraded", "unavailable": "unavailable",
+    "stopped": "unavailable",
+}
 
 
 def camera_component(h: CameraHealth, source: str) -> dict[str, Any]:
@@ -32,6 +37,15 @@ def camera_component(h: CameraHealth, source: str) -> dict[str, Any]:
     }
 
 
+def serial_component(h: SerialHealth, port: str | None) -> dict[str, Any]:
+    if h.state == "disabled":
+        return {"state": "disabled", "detail": "no serial sensor configured"}
+    metrics = {k: v for k, v in h.as_dict().items() if k not in ("state", "last_error")}
+    metrics = {k: (round(v, 3) if isinstance(v, float) else v) for k, v in metrics.items()}
+    detail = None if h.state == "ok" else (h.last_error or f"{port}: {h.state}")
+    return {"state": _SERIAL_STATES[h.state], "detail": detail, "metrics": {"port": port, **metrics}}
+
+
 def health_payload(
     t: float,
     uptime_s: float,
@@ -39,15 +53,16 @@ def health_payload(
     models: dict[str, Any],
     processed_fps: float | None,
     dropped_frames: int,
+    serial: dict[str, Any] | None = None,
     broker: dict[str, Any] | None = None,
     config_error: str | None = None,
 ) -> dict[str, Any]:
-    """`broker` None: the MQTT sink fills in its own link. Audio and serial are reported `disabled` until their
-    sources exist; a config that failed to reload keeps the daemon on the old one and says why here."""
+    """`broker` None: the MQTT sink fills in its own link. Audio is reported `disabled` until its source exists;
+    a config that failed to reload keeps the daemon on the old one and says why here."""
     components: dict[str, Any] = {
         "camera": camera,
         "audio": {"state": "disabled", "detail": "no audio source configured"},
-        "serial": {"state": "disabled", "detail": "no serial source configured"},
+        "serial": serial or {"state": "disabled", "detail": "no serial sensor configured"},
         "models": models,
     }
     if broker is not None:

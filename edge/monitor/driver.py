@@ -63,7 +63,10 @@ class DriverMonitor:
         camera_ok: bool = True,
         speed_kmh: float | None = None,
         speed_t: float | None = None,
+        sensor_faults: tuple[str, ...] = (),
     ) -> DriverState:
+        """`sensor_faults`: other sources that are configured but not working ("serial", "audio"): monitoring
+        degraded, reported as such, never as a driver state."""
         t = obs.t
         eyes = self.eyes.step(obs)
         pose = obs.pose if obs.present else None
@@ -99,6 +102,7 @@ class DriverMonitor:
                 distraction=distraction,
                 fusion=fusion,
                 warning_since=self.alerts.warning_since(UNRESPONSIVE_WATCH),
+                sensor_faults=sensor_faults,
             )
         )
         events = self.alerts.step(conditions, t, speed_kmh, speed_t)

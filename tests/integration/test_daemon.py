@@ -247,3 +247,66 @@ def test_record_needs_recording_enabled_and_writes_a_replayable_drive(clip, tmp_
         times = [f.t for f in source]
     assert len(times) >= 20 and times[0] == 0.0 and all(b > a for a, b in zip(times, times[1:]))
     assert times[-1] < 2.5  # about two seconds of a camera paced at the clip's ~26 fps
+
+
+def test_the_serial_port_vanishes_and_comes_back(clip, tmp_path):
+    """A physiology sensor on a socat pty: its port disappears (cable, USB reset) while dms runs. Health says so,
+    the watchdog keeps being fed, monitoring is reported degraded (never a driver state), and the sensor is back
+    when the port is."""
+    import shutil
+    import threading
+
+    from tests.integration.test_serial_pty import PtyPair, Writer, line
+
+    if shutil.which("socat") is None:
+        pytest.skip("needs socat (apt-get install socat)")
+    broker = mosquitto.Mosquitto()
+    broker.start()
+    sub = mosquitto.Subscriber(broker, ["dms/cab-7/#"])
+    pty = PtyPair(tmp_path)
+    pty.start()
+    writing = threading.Event()
+    writing.set()
+
+    def feed() -> None:  # a sensor at 100 Hz on the other end of the pty
+        writer, seq = Writer(pty.a), 0
+        while writing.is_set():
+            writer.write(line(seq))
+            seq += 1
+            time.sleep(0.01)
+        writer.close()
+
+    feeder = threading.Thread(target=feed, daemon=True)
+    feeder.start()
+    config = write_config(tmp_path, broker.port)
+    config.write_text(config.read_text() + f'[serial]\nport = "{pty.b}"\n')
+    notify, stall = FakeSystemd(tmp_path / "notify.sock"), tmp_path / "stall"
+    proc = start_dms(tmp_path, config, str(clip("WolfgangLanger_Pexels.mp4")), notify.path, stall)
+
+    def serial_state() -> str | None:
+        payloads = sub.on("dms/cab-7/health")
+        return json.loads(payloads[-1])["components"]["serial"]["state"] if payloads else None
+
+    try:
+        assert notify.wait_for("READY=1", timeout=30)
+        assert sub.wait_for(lambda m: serial_state() == "ok", timeout=15)
+        pty.stop()  # the port is gone
+        assert sub.wait_for(lambda m: serial_state() == "unavailable", timeout=15)
+        assert sum("WATCHDOG=1" in m for m in notify.drain(1.0)) >= 3  # vision goes on: no restart
+        def degraded_by_serial(messages) -> bool:  # noqa: ANN001
+            return any(t == "dms/cab-7/events/monitoring_degraded" and json.loads(p)["evidence"]["reason"] == "serial"
+                       for t, p, _ in messages)
+
+        assert sub.wait_for(degraded_by_serial, timeout=10)
+        pty.start()  # the port is back
+        assert sub.wait_for(lambda m: serial_state() == "ok", timeout=15)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=20) == 0
+    finally:
+        writing.clear()
+        if proc.poll() is None:
+            proc.kill()
+        pty.stop()
+        notify.close()
+        sub.close()
+        broker.close()
