@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 
 import jsonschema
 import pytest
@@ -50,12 +51,25 @@ def test_commands(tmp_path):
     cfg = MqttConfig(host=broker.host, port=broker.port, outbox_path=tmp_path / "o.sqlite", homeassistant=False)
     sink = MqttSink(cfg, DEV, on_command=on_command)
     sub = Subscriber(broker, [f"dms/{DEV}/cmd/result", f"dms/{DEV}/events"])
+    result_topic = f"dms/{DEV}/cmd/result"
     try:
         assert wait_until(lambda: sink.connected)
+        # CONNACK comes before the sink's own SUBACK: probe until it answers, so no command is sent into the void.
+        deadline = time.monotonic() + 10
+        while not sub.on(result_topic) and time.monotonic() < deadline:
+            sub.publish(f"dms/{DEV}/cmd/calibrate", b"probe")
+            sub.wait_for(lambda m: any(t == result_topic for t, _, _ in m), timeout=0.3)
+        assert sub.on(result_topic), "the sink never answered a command"
+        time.sleep(0.5)  # the answers to probes still in flight
+        skip = len(sub.on(result_topic))
+
+        def results_after_probes() -> int:
+            return len(sub.on(result_topic)) - skip
+
         for name, raw, _ in MALFORMED:
             sub.publish(f"dms/{DEV}/cmd/{name}", raw)
-        assert sub.wait_for(lambda m: len(m) == len(MALFORMED))
-        results = [json.loads(p) for p in sub.on(f"dms/{DEV}/cmd/result")]
+        assert sub.wait_for(lambda m: results_after_probes() == len(MALFORMED))
+        results = [json.loads(p) for p in sub.on(result_topic)][skip:]
         for (name, _, reason), result in zip(MALFORMED, results):
             jsonschema.validate(result, SCHEMAS["cmd_result"])
             assert result["ok"] is False and result["command"] == name and reason in result["reason"], result
@@ -66,8 +80,8 @@ def test_commands(tmp_path):
         for name, args in valid:
             jsonschema.validate(args, SCHEMAS[f"cmd_{name}"])
             sub.publish(f"dms/{DEV}/cmd/{name}", json.dumps(args))
-        assert sub.wait_for(lambda m: len(m) == len(MALFORMED) + len(valid))
-        results = [json.loads(p) for p in sub.on(f"dms/{DEV}/cmd/result")][len(MALFORMED):]
+        assert sub.wait_for(lambda m: results_after_probes() == len(MALFORMED) + len(valid))
+        results = [json.loads(p) for p in sub.on(result_topic)][skip + len(MALFORMED):]
         for result in results:
             jsonschema.validate(result, SCHEMAS["cmd_result"])
         assert [r["ok"] for r in results] == [True, True, True, True, False]
