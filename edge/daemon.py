@@ -299,4 +299,5 @@ class Daemon:
         return stats_payload(
             now, self.cfg.mqtt.stats_interval_s, stages, self.shared.fps, self.camera.health().dropped,
             sysinfo.cpu_percent(), sysinfo.rss_mb(), sysinfo.soc_temperature_c(),
+            throttling.as_dict() if (throttling := sysinfo.throttling()) is not None else None,
         )

@@ -91,6 +91,7 @@ def stats_payload(
     cpu_percent: float | None,
     memory_mb: float | None,
     temperature_c: float | None,
+    throttling: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     return {
         "v": SCHEMA_VERSION,
@@ -102,4 +103,5 @@ def stats_payload(
         "cpu_percent": None if cpu_percent is None else round(cpu_percent, 1),
         "memory_mb": None if memory_mb is None else round(memory_mb, 1),
         "temperature_c": temperature_c,
+        "throttling": throttling,
     }
