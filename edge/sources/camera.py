@@ -26,6 +26,7 @@ import cv2
 import numpy as np
 
 from edge.config import CameraConfig
+from edge.sources.timing import MAX_WAIT_S, safe_seconds
 from edge.types import Frame
 
 log = logging.getLogger("edge.camera")
@@ -37,8 +38,6 @@ _FPS_WINDOW_S = 2.0
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 # Every wait and timeout the thread uses is clamped to this range, whatever the config says: the config bounds its
 # times too, but a wrong value must not make Event.wait() or int() raise inside the thread.
-_MIN_WAIT_S = 0.01
-_MAX_WAIT_S = 3600.0
 _V4L_SELECT_TIMEOUT_ENV = "OPENCV_VIDEOIO_V4L_SELECT_TIMEOUT"
 
 
@@ -80,19 +79,8 @@ def gstreamer_available() -> bool:
     return bool(match) and match.group(1).upper() == "YES"
 
 
-def _seconds(value: object, default: float) -> float:
-    """`value` as a time every timer API accepts: in [_MIN_WAIT_S, _MAX_WAIT_S]; NaN or a non-number → default."""
-    try:
-        seconds = float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError, OverflowError):
-        return default
-    if math.isnan(seconds):
-        return default
-    return min(max(seconds, _MIN_WAIT_S), _MAX_WAIT_S)
-
-
 def _frame_timeout(cfg: CameraConfig) -> float:
-    return _seconds(cfg.frame_timeout_s, 2.0)
+    return safe_seconds(cfg.frame_timeout_s, 2.0)
 
 
 def set_v4l2_select_timeout(cfg: CameraConfig) -> None:
@@ -184,8 +172,8 @@ class LiveCamera:
         self._cfg = cfg
         self._clock = clock
         # The config's times, clamped (see _seconds): the thread never relies on the config's own bounds.
-        self._reopen_initial = _seconds(cfg.reopen_initial_s, 0.5)
-        self._reopen_max = max(self._reopen_initial, _seconds(cfg.reopen_max_s, 10.0))
+        self._reopen_initial = safe_seconds(cfg.reopen_initial_s, 0.5)
+        self._reopen_max = max(self._reopen_initial, safe_seconds(cfg.reopen_max_s, 10.0))
         self._frame_timeout = _frame_timeout(cfg)
         self._cond = threading.Condition()
         self._stop = threading.Event()
@@ -325,7 +313,7 @@ class LiveCamera:
 
     def _wait(self, seconds: float) -> bool:
         """Sleep up to `seconds` (clamped to what Event.wait accepts) or until stop(); True once stopping."""
-        return self._stop.wait(min(max(0.0, seconds), _MAX_WAIT_S) if not math.isnan(seconds) else 0.0)
+        return self._stop.wait(min(max(0.0, seconds), MAX_WAIT_S) if not math.isnan(seconds) else 0.0)
 
     def _capture_once(self) -> bool:
         """Open the source and pump frames until stop or the end of a file (True). Raises on failure."""

@@ -9,10 +9,9 @@ RecordingError naming the file and line.
 from __future__ import annotations
 
 import csv
-import math
 from pathlib import Path
 
-from edge.sources.recording import RecordingError
+from edge.sources.recording import RecordingError, csv_number
 from edge.sources.serial import LEADS_OFF, PhysioSample
 
 CHANNELS = ("ecg", "gsr")
@@ -37,7 +36,7 @@ def read_physio_csv(path: str | Path) -> list[PhysioSample]:
                     continue
                 if len(row) != len(header):
                     raise RecordingError(f"{path}:{line}: expected {len(header)} columns (got {len(row)})")
-                t = _number(row[0], path, line, "t_s")
+                t = csv_number(row[0], path, line, "t_s")
                 if samples and t < samples[-1].t:
                     raise RecordingError(f"{path}:{line}: t_s {t} goes back in time (previous {samples[-1].t})")
                 values: dict[str, float | None] = {}
@@ -48,20 +47,10 @@ def read_physio_csv(path: str | Path) -> list[PhysioSample]:
                         leads_off = True
                         values[name] = None
                     else:
-                        values[name] = None if cell == "" else _number(cell, path, line, name)
+                        values[name] = None if cell == "" else csv_number(cell, path, line, name)
                 samples.append(PhysioSample(t, values.get("ecg"), values.get("gsr"), None, leads_off))
     except RecordingError:
         raise
     except (OSError, UnicodeDecodeError, csv.Error) as err:
         raise RecordingError(f"{path}: cannot read: {err}") from None
     return samples
-
-
-def _number(text: str, path: Path, line: int, column: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise RecordingError(f"{path}:{line}: {column} is not a number ({text!r})") from None
-    if not math.isfinite(value):
-        raise RecordingError(f"{path}:{line}: {column} must be finite ({text!r})")
-    return value

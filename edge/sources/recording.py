@@ -249,7 +249,8 @@ def _csv_rows(path: Path, header: tuple[str, ...]) -> Iterator[tuple[int, list[s
         raise RecordingError(f"{path}: cannot read: {err}") from None
 
 
-def _number(text: str, path: Path, line: int, column: str) -> float:
+def csv_number(text: str, path: Path, line: int, column: str) -> float:
+    """A finite number from a CSV cell, or a RecordingError naming the file, line and column."""
     try:
         value = float(text)
     except ValueError:
@@ -268,7 +269,7 @@ def _read_video_ts(path: Path) -> list[float]:
             raise RecordingError(
                 f"{path}:{line}: frame must be {len(times)}, the frame's position in the video (got {row[0]!r})"
             )
-        t = _number(row[1], path, line, "t_s")
+        t = csv_number(row[1], path, line, "t_s")
         if times and t <= times[-1]:
             raise RecordingError(f"{path}:{line}: t_s {t} does not increase (previous {times[-1]})")
         times.append(t)
@@ -282,8 +283,8 @@ def read_labels(path: str | Path) -> list[Label]:
     for line, row in _csv_rows(path, LABELS_HEADER):
         if len(row) != 3:
             raise RecordingError(f"{path}:{line}: expected 3 columns start_s,end_s,label (got {len(row)})")
-        start = _number(row[0], path, line, "start_s")
-        end = _number(row[1], path, line, "end_s")
+        start = csv_number(row[0], path, line, "start_s")
+        end = csv_number(row[1], path, line, "end_s")
         label = row[2].strip()
         if end < start:
             raise RecordingError(f"{path}:{line}: end_s {end} is before start_s {start}")

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from edge.config import SerialConfig
+from edge.sources.timing import safe_seconds
 
 log = logging.getLogger("edge.serial")
 
@@ -44,8 +45,6 @@ BUFFER_S = 120.0  # the deque holds the last 2 minutes of samples at the sensor'
 _MIN_RATE_HZ = 250.0
 _RATE_WINDOW_S = 2.0
 _POLL_S = 0.05  # pyserial read timeout: how often the thread checks stop() and the port's health
-_MIN_WAIT_S = 0.01
-_MAX_WAIT_S = 3600.0
 # ClockMap
 _SLEW = 0.01  # the offset may grow by 1 % of elapsed sensor time (tracks a sensor clock up to 1 % slow)
 _RESYNC_S = 0.5  # mapped times lagging arrival by more than this (sensor reset, lost data): start over
@@ -310,16 +309,6 @@ class SerialHealth:
         return dataclasses.asdict(self)
 
 
-def _seconds(value: object, default: float) -> float:
-    try:
-        seconds = float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError, OverflowError):
-        return default
-    if math.isnan(seconds):
-        return default
-    return min(max(seconds, _MIN_WAIT_S), _MAX_WAIT_S)
-
-
 class _PortGone(Exception):
     pass
 
@@ -335,9 +324,9 @@ class SerialSource:
     def __init__(self, cfg: SerialConfig, clock: Callable[[], float] = time.monotonic):
         self._cfg = cfg
         self._clock = clock
-        self._reopen_initial = _seconds(cfg.reopen_initial_s, 0.2)
-        self._reopen_max = max(self._reopen_initial, _seconds(cfg.reopen_max_s, 1.0))
-        self._silent_after = _seconds(cfg.read_timeout_s, 1.0)
+        self._reopen_initial = safe_seconds(cfg.reopen_initial_s, 0.2)
+        self._reopen_max = max(self._reopen_initial, safe_seconds(cfg.reopen_max_s, 1.0))
+        self._silent_after = safe_seconds(cfg.read_timeout_s, 1.0)
         self._parser = SerialParser(cfg.protocol, cfg.ecg_rate_hz, cfg.max_line_bytes)
         self._map = ClockMap()
         rate = max(_MIN_RATE_HZ, self._parser.ecg_rate_hz if self._parser.protocol == "ecg" else _MIN_RATE_HZ)
