@@ -23,6 +23,7 @@ from edge.sinks.outbox import Outbox
 from edge.state import state_payload
 from edge.types import FaceObservation, HeadPose
 from tests.mosquitto import Mosquitto, Subscriber, available
+from tests.polling import wait_until
 from tests.unit.test_outbox import FullDisk
 
 pytestmark = pytest.mark.skipif(not available(), reason="needs mosquitto (apt-get install -y mosquitto)")
@@ -81,15 +82,6 @@ def dedup(payloads: list[bytes]) -> list[tuple[str, str, float]]:
 
 def key(e: dict) -> tuple[str, str, float]:
     return (e["id"], e["type"], e["t"])
-
-
-def wait_until(cond, timeout: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if cond():
-            return True
-        time.sleep(0.01)
-    return False
 
 
 @pytest.fixture

@@ -9,24 +9,15 @@ import signal
 import subprocess
 import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from edge.config import SerialConfig
 from edge.sources.serial import PhysioSample, SerialSource
+from tests.polling import wait_until
 
 pytestmark = pytest.mark.skipif(shutil.which("socat") is None, reason="needs socat (apt-get install socat)")
-
-
-def wait_for(condition: Callable[[], bool], timeout: float, step: float = 0.01) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(step)
-    return condition()
 
 
 class PtyPair:
@@ -44,7 +35,7 @@ class PtyPair:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        assert wait_for(lambda: self.a.exists() and self.b.exists(), 10.0, 0.002), "socat made no ptys"
+        assert wait_until(lambda: self.a.exists() and self.b.exists(), 10.0, 0.002), "socat made no ptys"
         return time.monotonic()
 
     def stop(self) -> None:
@@ -97,14 +88,14 @@ def collect(src: SerialSource, got: list[PhysioSample], count: int, timeout: flo
         got.extend(src.drain())
         return len(got) >= count
 
-    return wait_for(enough, timeout)
+    return wait_until(enough, timeout)
 
 
 def test_lines_in_order_garbage_skipped_and_recovery(pty: PtyPair):
     cfg = SerialConfig(port=str(pty.b), read_timeout_s=1.0, reopen_initial_s=0.2, reopen_max_s=1.0)
     writer = Writer(pty.a)
     with SerialSource(cfg) as src:
-        assert wait_for(lambda: src.health().state == "starting" and src._port_open, 5.0)
+        assert wait_until(lambda: src.health().state == "starting" and src._port_open, 5.0)
         # 1. lines arrive in order with their values; garbage between them is counted and skipped
         garbage = [b"\xff\xfe\x00garbage\n", b"1,2,nan,4\n", b"1,2,3,4*00\n", b"x" * 1000 + b"\n", b"\n"]
         for seq in range(300):
@@ -127,13 +118,13 @@ def test_lines_in_order_garbage_skipped_and_recovery(pty: PtyPair):
         assert h.lines == h.samples + h.bad_lines + h.checksum_failures + h.leads_off
 
         # 2. silence: the port stays open but the sensor says nothing
-        assert wait_for(lambda: src.health().state == "silent", 3.0)
+        assert wait_until(lambda: src.health().state == "silent", 3.0)
         assert "no byte" in (src.health().last_error or "")
 
         # 3. the port vanishes: unavailable with a reason, the thread lives on
         writer.close()
         pty.stop()
-        assert wait_for(lambda: src.health().state == "unavailable", 3.0)
+        assert wait_until(lambda: src.health().state == "unavailable", 3.0)
         h = src.health()
         assert h.last_error and str(pty.b) in h.last_error
         assert src._thread is not None and src._thread.is_alive()
@@ -158,7 +149,7 @@ def test_lines_in_order_garbage_skipped_and_recovery(pty: PtyPair):
             first: list[PhysioSample] = []
             assert collect(src, first, 1, timeout=5.0), f"no sample after re-creation; health {src.health()}"
             recovered_s = time.monotonic() - created
-            assert wait_for(lambda: src.health().state == "ok", 2.0)
+            assert wait_until(lambda: src.health().state == "ok", 2.0)
             print(f"recovery: first sample {recovered_s:.3f} s after the port was re-created")
             assert recovered_s <= 2.0
             more: list[PhysioSample] = []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import itertools
 import os
 import threading
@@ -15,7 +16,10 @@ import pytest
 from edge.config import CameraConfig
 from edge.sources import camera
 from edge.sources.camera import CameraError, LiveCamera, SourceSpec, gstreamer_available, open_capture, parse_source
+from tests import polling
 from tests.numbered_frames import H, W, draw_number, read_number
+
+wait_until = functools.partial(polling.wait_until, timeout=3.0)
 
 
 def make_video(path: Path, frames: int, fps: float) -> Path:
@@ -33,15 +37,6 @@ def make_video(path: Path, frames: int, fps: float) -> Path:
 def fast_cfg(source: Path | str, **kw: float) -> CameraConfig:
     return CameraConfig(**{"source": str(source), "reopen_initial_s": 0.05, "reopen_max_s": 0.2,
                            "frame_timeout_s": 1.0, **kw})
-
-
-def wait_until(predicate, timeout: float = 3.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.01)
-    return False
 
 
 @pytest.fixture
