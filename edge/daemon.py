@@ -25,11 +25,10 @@ from edge import sysinfo
 from edge.config import Config, ConfigError, load_config
 from edge.health import camera_component, health_payload, serial_component, stats_payload
 from edge.monitor.driver import DriverMonitor
-from edge.rate import RateGate
+from edge.publish import Publisher
 from edge.sinks.base import Sink
 from edge.sources.camera import LiveCamera
 from edge.sources.serial import SerialSource
-from edge.state import state_payload
 from edge.stats import StageTimer
 from edge.systemd import Notifier
 from edge.types import FaceObservation
@@ -80,15 +79,13 @@ class Daemon:
         self.monitor = DriverMonitor(cfg, f"{cfg.device_id}-{secrets.token_hex(4)}")
         self.camera = LiveCamera(cfg.camera)
         self.serial = SerialSource(cfg.serial)  # without a port it starts nothing and reports "disabled"
-        self.mqtt = None
         sinks: list[Sink] = list(self.extra_sinks)
         if cfg.mqtt.enabled:
             from edge.sinks.mqtt import MqttSink
 
-            self.mqtt = MqttSink(cfg.mqtt, cfg.device_id, on_command=self._on_command)
-            sinks.append(self.mqtt)
+            sinks.append(MqttSink(cfg.mqtt, cfg.device_id, on_command=self._on_command))
         self.sinks = sinks
-        self.state_gate = RateGate(cfg.state.state_hz)
+        self.publisher = Publisher(sinks, cfg.state.state_hz, isolate_sinks=True)
 
     def _close_sinks(self, also_extra: bool) -> None:
         for sink in self.sinks:
@@ -130,24 +127,11 @@ class Daemon:
                 self.shared.progress += 1
                 continue
             state = self.monitor.step(obs, camera_ok=camera_ok, sensor_faults=self._sensor_faults())
-            self._publish_state(state)
+            self.publisher.driver_state(state)
             self.shared.progress += 1
 
     def _sensor_faults(self) -> tuple[str, ...]:
         return ("serial",) if self.serial.health().state in ("silent", "unavailable") else ()
-
-    def _publish_state(self, state) -> None:  # noqa: ANN001 - DriverState
-        for event in state.events:
-            self._publish("events", event.payload())
-        if self.state_gate.due(state.t):
-            self._publish("state", state_payload(state))
-
-    def _publish(self, topic: str, payload: dict[str, Any]) -> None:
-        for sink in self.sinks:
-            try:
-                sink.publish(topic, payload)
-            except Exception:  # noqa: BLE001 - a sink's fault must not stop monitoring
-                log.exception("publishing %s failed", topic)
 
     def _supervised_worker(self) -> None:
         """Runs the worker; an exception restarts it (after a reset of the pipeline) within a budget."""
@@ -226,8 +210,7 @@ class Daemon:
         self.worker.join(timeout=10.0)
         self.camera.stop()
         self.serial.stop()
-        for event in self.monitor.alerts.end_all(time.monotonic(), reason):  # no alert left without an end
-            self._publish("events", event.payload())
+        self.publisher.end_alerts(self.monitor, time.monotonic(), reason)
 
     def run(self) -> int:
         self.exit_code = 0
@@ -261,12 +244,12 @@ class Daemon:
                 self._reload()
             if now >= next_health:
                 next_health = now + HEALTH_INTERVAL_S
-                self._publish("health", self._health(now))
+                self.publisher.publish("health", self._health(now))
                 if ready:
                     self.notifier.status(self._status_line())
             if now >= next_stats:
                 next_stats = now + self.cfg.mqtt.stats_interval_s
-                self._publish("stats", self._stats(now))
+                self.publisher.publish("stats", self._stats(now))
         self.notifier.stopping()
         self._stop_workers(reason="stopped")
         self._close_sinks(also_extra=True)  # the MQTT sink flushes its outbox, then publishes `stopped`

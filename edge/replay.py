@@ -11,9 +11,8 @@ from dataclasses import dataclass
 from typing import Callable, Iterable
 
 from edge.monitor.driver import DriverMonitor, DriverState
-from edge.rate import RateGate
+from edge.publish import Publisher
 from edge.sinks.base import Sink
-from edge.state import state_payload
 from edge.types import Frame
 from edge.vision.pipeline import VisionPipeline
 
@@ -52,7 +51,7 @@ def replay(
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
 ) -> ReplaySummary:
-    gate = RateGate(state_hz)
+    publisher = Publisher(sinks, state_hz)
     started = clock()
     first_t: float | None = None
     last_t = 0.0
@@ -65,22 +64,12 @@ def replay(
             if wait > 0:
                 sleep(wait)
         state = monitor.step(pipeline.process(frame))
-        for event in state.events:  # alert lifecycle messages go out at once, not at the state rate
-            for sink in sinks:
-                sink.publish("events", event.payload())
+        states += publisher.driver_state(state)
         n += 1
         faces += state.obs.present
         last_t = frame.t
-        if gate.due(frame.t):
-            payload = state_payload(state)
-            for sink in sinks:
-                sink.publish("state", payload)
-            states += 1
         if on_frame is not None:
             on_frame(n, state)
-    # A recording ends, the alerts do not stay open: every subscriber sees an `end` for every `start`.
-    for event in monitor.alerts.end_all(last_t, "end of recording"):
-        for sink in sinks:
-            sink.publish("events", event.payload())
+    publisher.end_alerts(monitor, last_t, "end of recording")
     media = (last_t - first_t) if first_t is not None else 0.0
     return ReplaySummary(n, faces, media, clock() - started, states)
