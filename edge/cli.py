@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
-from edge.config import Config, ConfigError, config_from_dict, load_config
+from edge.config import Config, ConfigError, load_config, with_overrides
 
 if TYPE_CHECKING:
     from edge.replay import ReplaySummary
@@ -144,9 +144,9 @@ def _with_mqtt(cfg: Config, url: str | None, device_id: str | None) -> Config:
     """--mqtt mqtt://HOST[:PORT] (mqtts:// for TLS) and --device-id, validated like the config file."""
     from urllib.parse import urlsplit
 
-    data = cfg.model_dump(mode="json")
+    overrides: dict[str, Any] = {}
     if device_id is not None:
-        data["device_id"] = device_id
+        overrides["device_id"] = device_id
     if url is not None:
         parts = urlsplit(url)
         if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
@@ -155,14 +155,15 @@ def _with_mqtt(cfg: Config, url: str | None, device_id: str | None) -> Config:
             port = parts.port
         except ValueError:
             raise UsageError(f"--mqtt {url!r}: bad port") from None
-        tls = parts.scheme == "mqtts"
-        data["mqtt"].update(enabled=True, host=parts.hostname, port=port or (8883 if tls else 1883), tls=tls)
         if parts.password:
             raise UsageError("--mqtt: no password in the URL (it would show in the process list); "
                              f"set ${cfg.mqtt.password_env} instead")
+        tls = parts.scheme == "mqtts"
+        mqtt = {"enabled": True, "host": parts.hostname, "port": port or (8883 if tls else 1883), "tls": tls}
         if parts.username:
-            data["mqtt"]["username"] = parts.username
-    return config_from_dict(data, "--mqtt/--device-id")
+            mqtt["username"] = parts.username
+        overrides["mqtt"] = mqtt
+    return with_overrides(cfg, "--mqtt/--device-id", overrides)
 
 
 def _mqtt_sink(cfg: Config, source: ReplaySource, connect_timeout_s: float = 5.0) -> Sink:
@@ -253,11 +254,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def _with_camera(cfg: Config, source: str | None) -> Config:
-    if source is None:
-        return cfg
-    data = cfg.model_dump(mode="json")
-    data["camera"]["source"] = source
-    return config_from_dict(data, "--camera")
+    return cfg if source is None else with_overrides(cfg, "--camera", {"camera": {"source": source}})
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -326,10 +323,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
         video = clip_path("WolfgangLanger_Pexels.mp4")
     if args.max_frames < 1 or args.passes < 1:
         raise UsageError("--max-frames and --passes must be >= 1")
-    if args.threads is not None:  # re-validated like the file: the same limits apply
-        data = cfg.model_dump(mode="json")
-        data["runtime"]["num_threads"] = args.threads
-        cfg = config_from_dict(data, "--threads")
+    if args.threads is not None:
+        cfg = with_overrides(cfg, "--threads", {"runtime": {"num_threads": args.threads}})
     try:
         result = run_bench(video, cfg, args.max_frames, args.passes)
     except ValueError as err:

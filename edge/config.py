@@ -334,6 +334,18 @@ def config_from_dict(data: dict[str, Any], source: str = "<config>", base_dir: P
     return cfg
 
 
+def with_overrides(cfg: Config, source: str, overrides: dict[str, Any]) -> Config:
+    """`cfg` with `overrides` merged in (a dict per section), validated like a config file: a command-line option
+    obeys the same limits, and its errors are named after `source` (the option)."""
+    data = cfg.model_dump(mode="json")
+    for key, value in overrides.items():
+        if isinstance(value, dict) and isinstance(data.get(key), dict):
+            data[key].update(value)
+        else:
+            data[key] = value
+    return config_from_dict(data, source)
+
+
 def load_config(path: str | Path | None) -> Config:
     """Load and validate a TOML file; None gives the defaults. Raises ConfigError naming each bad key."""
     if path is None:

@@ -143,3 +143,14 @@ def test_check_warns_about_this_machine_without_failing(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "warning: camera.source: /dev/video-that-is-not-here does not exist" in out
     assert "warning: models missing" in out and "face_landmark.tflite" in out
+
+
+def test_overrides_merge_into_their_section_and_are_validated():
+    from edge.config import with_overrides
+
+    base = config_from_dict({"camera": {"fps": 25}})
+    cfg = with_overrides(base, "--camera", {"camera": {"source": "/dev/video2"}, "device_id": "car-9"})
+    assert cfg.camera.source == "/dev/video2" and cfg.camera.fps == 25.0 and cfg.device_id == "car-9"
+    with pytest.raises(ConfigError) as info:
+        with_overrides(base, "--threads", {"runtime": {"num_threads": 0}})
+    assert info.value.source == "--threads" and info.value.problems[0].startswith("runtime.num_threads")
