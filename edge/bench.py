@@ -19,6 +19,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from edge import sysinfo
 from edge.config import Config
 from edge.monitor.driver import DriverMonitor
 from edge.stats import StageTimer
@@ -50,25 +51,14 @@ def _decode(video: Path, max_frames: int, timer: StageTimer) -> tuple[list[Frame
 
 
 def _board() -> dict[str, Any]:
-    info: dict[str, Any] = {
+    return {
         "machine": platform.machine(),
         "system": platform.system(),
         "python": platform.python_version(),
         "cpus": os.cpu_count(),
         "opencv": cv2.__version__,
+        "board": sysinfo.board_model(),  # Raspberry Pi and Jetson name themselves; else the CPU's model
     }
-    model = Path("/proc/device-tree/model")  # Raspberry Pi and Jetson name themselves here
-    if model.is_file():
-        info["board"] = model.read_text(errors="replace").strip("\x00\n ")
-    else:
-        try:
-            for line in Path("/proc/cpuinfo").read_text().splitlines():
-                if line.startswith("model name"):
-                    info["cpu"] = line.split(":", 1)[1].strip()
-                    break
-        except OSError:
-            pass
-    return info
 
 
 def model_invokes(cfg: Config, invokes: int = 100) -> dict[str, dict[str, float]]:

@@ -175,25 +175,3 @@ def board_model(proc_root: Path = PROC) -> str | None:
         if m and m.group(1).strip():
             return m.group(1).strip()
     return None
-
-
-class SysInfo:
-    """One call per `stats` message: the board metrics as a JSON-ready dict (None for what the board lacks)."""
-
-    def __init__(self, proc_root: Path = PROC, sys_root: Path = SYS, vcgencmd: str | None = "vcgencmd"):
-        self.proc_root = proc_root
-        self.sys_root = sys_root
-        self.vcgencmd = vcgencmd
-        self._cpu = CpuMeter()
-        self._board = board_model(proc_root)  # does not change while running
-
-    def snapshot(self) -> dict[str, Any]:
-        t = throttling(self.sys_root, self.vcgencmd)
-        return {
-            "board": self._board,
-            "cpu_percent": self._cpu.percent(),
-            "rss_mb": rss_mb(self.proc_root),
-            "peak_rss_mb": peak_rss_mb(self.proc_root),
-            "soc_temperature_c": soc_temperature_c(self.sys_root),
-            "throttling": None if t is None else t.as_dict(),
-        }

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
 import pytest
 
 from edge import sysinfo
-from edge.sysinfo import CpuMeter, SysInfo, decode_throttled, parse_throttled
+from edge.sysinfo import CpuMeter, decode_throttled, parse_throttled
 
 
 def _zone(root: Path, n: int, kind: str, millideg: str) -> None:
@@ -119,11 +118,10 @@ def test_board_model(tmp_path: Path) -> None:
     assert sysinfo.board_model()  # this machine names something
 
 
-def test_snapshot_is_json_and_never_raises(tmp_path: Path) -> None:
+def test_metrics_never_raise_and_say_none_for_what_is_missing(tmp_path: Path) -> None:
     _zone(tmp_path, 0, "cpu-thermal", "47000")
-    snap = SysInfo(sys_root=tmp_path, vcgencmd=None).snapshot()
-    assert snap["soc_temperature_c"] == 47.0 and snap["throttling"] is None
-    assert snap["rss_mb"] > 0 and snap["board"]
-    json.dumps(snap)
-    empty = SysInfo(proc_root=tmp_path / "none", sys_root=tmp_path / "none", vcgencmd=None).snapshot()
-    assert empty["rss_mb"] is None and empty["soc_temperature_c"] is None and empty["board"] is None
+    assert sysinfo.soc_temperature_c(tmp_path) == 47.0 and sysinfo.throttling(tmp_path, None) is None
+    assert sysinfo.rss_mb() > 0 and sysinfo.board_model()
+    missing = tmp_path / "none"
+    assert sysinfo.rss_mb(missing) is None and sysinfo.soc_temperature_c(missing) is None
+    assert sysinfo.board_model(missing) is None
