@@ -69,8 +69,7 @@ class EyeStateClassifier:
 
     def _one(self, gray: np.ndarray, points: np.ndarray, eye_index: tuple[int, ...]) -> EyeCropState:
         eye = resize_eye(crop(gray, eye_roi(points, eye_index), INPUT_SIZE * 2))  # cut at 64 px, area-averaged
-        mean, std = cv2.meanStdDev(eye)
-        closed = self.model.run(standardise(eye, float(mean[0, 0]), float(std[0, 0]))[None])[0]
+        closed = self.model.run(prepare_eye(eye)[None])[0]  # exactly the training preprocessing
         centre = eye[_CENTRE, _CENTRE]
         contrast = float(cv2.meanStdDev(centre)[1][0, 0])
         saturated = np.count_nonzero(centre >= SATURATED) / centre.size
