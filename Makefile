@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 
 TRAIN_VENV ?= .venv-train
 
-.PHONY: demo test bench models venv clean train-venv train-eyes system-deps
+.PHONY: demo test bench models venv clean train-venv train-eyes train-emotion train-voice system-deps
 
 venv: $(STAMP)
 
@@ -49,6 +49,16 @@ $(TRAIN_VENV)/.installed: pyproject.toml
 # Retrains models/eye_state.tflite and rewrites its card and manifest entry (needs ../shared/datasets/mrl_eyes).
 train-eyes: train-venv
 	$(TRAIN_VENV)/bin/python tools/train_eyes.py
+
+# Retrains models/emotion.tflite and rewrites its card and manifest entry (needs ../shared/datasets/fer2013;
+# about an hour on a 2-core CPU).
+train-emotion: train-venv models
+	$(TRAIN_VENV)/bin/python tools/train_emotion.py
+
+# Retrains models/voice.tflite and rewrites its card and manifest entry (needs ../shared/datasets/ravdess16k and
+# emodb16k; about a minute).
+train-voice: train-venv
+	$(TRAIN_VENV)/bin/python tools/train_voice.py
 
 clean:
 	rm -rf $(VENV) $(TRAIN_VENV) *.egg-info .pytest_cache

@@ -24,6 +24,7 @@ from edge.config import Config
 from edge.monitor.driver import DriverMonitor
 from edge.stats import StageTimer
 from edge.types import Frame
+from edge.vision.emotion import EMOTION_MODELS
 from edge.vision.pipeline import VisionPipeline
 
 WARMUP_FRAMES = 10
@@ -69,7 +70,7 @@ def model_invokes(cfg: Config, invokes: int = 100) -> dict[str, dict[str, float]
 
     names = ["face_detector", "face_landmarks", "eye_state"]
     if cfg.vision.emotion_hz > 0:
-        names.append(f"emotion_{cfg.vision.emotion_model}")
+        names.append(EMOTION_MODELS[cfg.vision.emotion_model])
     threads = sorted({1, cfg.runtime.num_threads, os.cpu_count() or 1})
     out: dict[str, dict[str, float]] = {}
     for name in names:
@@ -141,6 +142,7 @@ def run_bench(video: Path, cfg: Config, max_frames: int = 500, passes: int = 3) 
         "stages": stages,
         # the eye stage runs once per frame for both eyes
         "eye_ms_per_eye": round(stages["eyes"]["p50_ms"] / 2.0, 4) if "eyes" in stages else None,
+        "emotion_ms_per_face": stages["emotion"]["p50_ms"] if "emotion" in stages else None,
         "models": model_invokes(cfg),
         "runtime": {
             "backend": pipeline.detector.model.backend,
@@ -150,6 +152,41 @@ def run_bench(video: Path, cfg: Config, max_frames: int = 500, passes: int = 3) 
             "emotion_hz": cfg.vision.emotion_hz,
         },
         "board": _board(),
+    }
+
+
+def voice_bench(wav: Path, cfg: Config, passes: int = 3) -> dict[str, Any]:
+    """The voice stage on every audio.segment_s window of `wav`, one per audio.hop_s, as the daemon runs it: VAD
+    and SNR on each, MFCC and the model on those with enough clear speech. p50 ms per segment of each kind."""
+    from edge.audio.analyser import VoiceAnalyser, VoiceStage, replay_ring
+    from edge.sources.audio import AudioChunk, WavSource
+
+    samples = np.concatenate([c.samples for c in WavSource(wav)])
+    rate = WavSource(wav).sample_rate
+    size, hop = round(cfg.audio.segment_s * rate), round(cfg.audio.hop_s * rate)
+    if len(samples) < size:
+        raise ValueError(f"--audio {wav}: shorter than one {cfg.audio.segment_s:g} s segment")
+    stage = VoiceStage.from_config(cfg, replay_ring(cfg.audio))
+    segments = [AudioChunk(samples[i : i + size], i / rate, (i + size - 1) / rate, i)
+                for i in range(0, len(samples) - size + 1, hop)]
+    classified, skipped = [], []
+    for _ in range(passes):
+        analyser = VoiceAnalyser(cfg.audio, stage.analyser.model)  # a fresh driver each pass
+        for segment in segments:
+            start = time.perf_counter()
+            estimate = analyser.analyse(segment)
+            (classified if estimate.arousal is not None else skipped).append(time.perf_counter() - start)
+
+    def p50(times: list[float]) -> float | None:
+        return round(float(np.percentile(times, 50)) * 1000.0, 3) if times else None
+
+    return {
+        "audio": str(wav),
+        "segment_s": cfg.audio.segment_s,
+        "segments": len(segments),
+        "classified_pct": round(100.0 * len(classified) / (len(classified) + len(skipped)), 1),
+        "ms_per_classified_segment": p50(classified),  # VAD + SNR + MFCC + the model
+        "ms_per_skipped_segment": p50(skipped),  # VAD + SNR only: no speech, or too noisy
     }
 
 
@@ -169,7 +206,14 @@ def format_table(result: dict[str, Any]) -> str:
         lines.append(f"{name:<12}{row['p50_ms']:>9.3f}{row['p95_ms']:>9.3f}{row['p99_ms']:>9.3f}{row['count']:>8}")
     if result.get("eye_ms_per_eye") is not None:
         lines.append(f"eye state: {result['eye_ms_per_eye']:.3f} ms per eye (p50, in the pipeline)")
+    if result.get("emotion_ms_per_face") is not None:
+        lines.append(f"emotion: {result['emotion_ms_per_face']:.3f} ms per face (p50, alignment + model)")
     lines += ["", "model alone (p50 ms per run):"]
     for name, row in result["models"].items():
         lines.append(f"  {name:<16}" + "  ".join(f"{k.split('_')[1]} thr {v:.3f}" for k, v in row.items()))
+    voice = result.get("voice")
+    if voice:
+        lines += ["", f"voice: {voice['segments']} segments of {voice['segment_s']:g} s, {voice['classified_pct']} % "
+                  f"classified: {voice['ms_per_classified_segment']} ms per classified segment (VAD, MFCC, model), "
+                  f"{voice['ms_per_skipped_segment']} ms per skipped one (p50)"]
     return "\n".join(lines)

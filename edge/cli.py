@@ -116,9 +116,10 @@ def _replay_one(
     speed: float,
     label: str = "",
     progress: bool = True,
+    audio_path: Path | None = None,
 ) -> ReplaySummary:
     """Open the input and load the models first, so a bad path or model fails before any output is created or
-    truncated; then the sinks; then replay."""
+    truncated; then the sinks; then replay. Audio: `audio_path` (--audio), else the drive's audio.wav, if any."""
     from edge.monitor.driver import DriverMonitor
     from edge.progress import ProgressBar
     from edge.replay import replay
@@ -126,18 +127,40 @@ def _replay_one(
 
     source = _open_replay(path, cfg)
     with source:
+        audio_path = audio_path or source.audio_path
+        if audio_path is not None:
+            cfg = with_overrides(cfg, "--audio", {"audio": {"enabled": True}})
+        wav, voice = _replay_audio(audio_path, cfg)
         pipeline = VisionPipeline.from_config(cfg)
         monitor = DriverMonitor(cfg, f"{cfg.device_id}-{_recording_id(source)}")
         sinks = open_sinks(source)
         bar = ProgressBar(source.frame_count, label, enabled=progress)
         try:
             return replay(
-                source, pipeline, monitor, sinks, cfg.state.state_hz, speed, on_frame=lambda n, _: bar.update(n)
+                source, pipeline, monitor, sinks, cfg.state.state_hz, speed, on_frame=lambda n, _: bar.update(n),
+                audio=wav, voice=voice,
             )
         finally:
             bar.close()
             for sink in sinks:
                 sink.close()
+
+
+def _replay_audio(path: Path | None, cfg: Config) -> tuple[Any, Any]:
+    """The WAV source and the voice stage for a replay with audio; (None, None) without."""
+    if path is None:
+        return None, None
+    from edge.audio.analyser import VoiceStage, replay_ring
+    from edge.sources.audio import AudioError, WavSource
+
+    try:
+        wav = WavSource(path, chunk_ms=cfg.audio.chunk_ms)
+    except AudioError as err:
+        raise UsageError(str(err)) from None
+    try:
+        return wav, VoiceStage.from_config(cfg, replay_ring(cfg.audio))
+    except ImportError as err:
+        raise UsageError(f"audio replay needs the audio extra: {err}") from None
 
 
 def _with_mqtt(cfg: Config, url: str | None, device_id: str | None) -> Config:
@@ -227,7 +250,8 @@ def cmd_replay(args: argparse.Namespace) -> int:
         return sinks
 
     # State lines already show progress; a bar would be drawn over them on the same terminal.
-    summary = _replay_one(Path(args.path), cfg, open_sinks, args.speed, progress=not console)
+    audio = Path(args.audio) if args.audio else None
+    summary = _replay_one(Path(args.path), cfg, open_sinks, args.speed, progress=not console, audio_path=audio)
     print(f"{args.path}: {summary.line()}", file=sys.stderr)
     return EXIT_OK
 
@@ -327,6 +351,14 @@ def cmd_bench(args: argparse.Namespace) -> int:
         cfg = with_overrides(cfg, "--threads", {"runtime": {"num_threads": args.threads}})
     try:
         result = run_bench(video, cfg, args.max_frames, args.passes)
+        if args.audio:
+            from edge.bench import voice_bench
+            from edge.sources.audio import AudioError
+
+            try:
+                result["voice"] = voice_bench(Path(args.audio), cfg, args.passes)
+            except AudioError as err:
+                raise UsageError(str(err)) from None
     except ValueError as err:
         raise UsageError(str(err)) from None
     print(format_table(result))
@@ -359,6 +391,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="do not print state lines (the summary still goes to stderr)")
     p.add_argument("--mqtt", metavar="URL", help="also publish as the daemon would: mqtt://HOST[:PORT], mqtts://")
     p.add_argument("--device-id", help="the device id of the topics (default: device_id of the config)")
+    p.add_argument("--audio", metavar="WAV", help="cabin audio for the voice stage: 16 kHz mono 16-bit WAV, first "
+                   "sample at t=0 of the video (default: the drive's audio.wav, if any)")
     p.set_defaults(func=cmd_replay)
 
     p = with_config(sub.add_parser("run", help="the in-vehicle daemon (systemd: Type=notify, watchdog)"))
@@ -376,12 +410,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--speed", type=float, default=0.0)
     p.set_defaults(func=cmd_demo)
 
-    p = with_config(sub.add_parser("bench", help="time the vision stage on a video"))
+    p = with_config(sub.add_parser("bench", help="time the vision stage on a video (and the voice stage)"))
     p.add_argument("--video", metavar="FILE", help="default: the demo clip WolfgangLanger_Pexels.mp4")
     p.add_argument("--json", metavar="OUT", help="also write the results as JSON")
     p.add_argument("--max-frames", type=int, default=500, help="frames of the video to use (held in memory)")
     p.add_argument("--passes", type=int, default=3, help="timed passes over those frames; the median is reported")
     p.add_argument("--threads", type=int, help="interpreter threads (overrides runtime.num_threads)")
+    p.add_argument("--audio", metavar="WAV", help="also time the voice stage on this 16 kHz mono speech recording")
     p.set_defaults(func=cmd_bench)
     return parser
 

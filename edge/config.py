@@ -82,7 +82,11 @@ class VisionConfig(_Section):
     max_pose_deg: float = Field(45.0, gt=0.0, le=90.0)  # |yaw| or |pitch| beyond this: quality drops to 0
     focal_length_px: float | None = Field(None, gt=0.0)  # camera focal length; None approximates it by frame width
     emotion_hz: float = Field(5.0, ge=0.0, le=60.0)  # emotion model rate; 0 turns it off
-    emotion_model: Literal["fer"] = "fer"  # the fer package's int8 model until the project's own lands
+    # "own": the project's model (models/emotion.tflite, tools/train_emotion.py); "fer": the fer package's
+    # (the baseline, 58 % on FER-2013's PublicTest against the project's 65.8 %).
+    emotion_model: Literal["own", "fer"] = "own"
+    emotion_min_quality: Fraction = 0.5  # face quality below this: the emotion is unknown, the model is not run
+    emotion_window_s: float = Field(5.0, gt=0.0, le=600.0)  # window of the reported emotion mean and dominant class
 
     @field_validator("driver_region")
     @classmethod
@@ -269,6 +273,42 @@ class SerialConfig(_Section):
         return self
 
 
+class AudioConfig(_Section):
+    # Cabin audio for the voice model (off by default). Audio lives only in an in-memory ring of ring_s seconds:
+    # it is never written to disk, logged or published; only the derived estimate leaves the process.
+    enabled: bool = False
+    device: str | int | None = None  # input device: None the system default, a name substring, or an index
+    ring_s: Seconds = 10.0  # the ring; must hold a segment and the slack of a slow worker
+    chunk_ms: int = Field(20, ge=10, le=200)  # one capture buffer; a multiple of 10 ms lines up with VAD frames
+    segment_s: float = Field(3.0, ge=1.0, le=10.0)  # the newest audio each voice estimate is made from
+    hop_s: float = Field(1.0, gt=0.0, le=10.0)  # a voice estimate every hop_s (segments overlap when < segment_s)
+    vad_aggressiveness: int = Field(2, ge=0, le=3)  # WebRTC VAD: 0 keeps the most audio as speech, 3 the least
+    energy_gate_db: float = Field(6.0, ge=0.0, le=40.0)  # a speech frame is also this far above the noise floor
+    min_speech_fraction: Fraction = 0.4  # a segment with less speech gives no estimate ("no_speech")
+    min_snr_db: float = Field(10.0, ge=-30.0, le=60.0)  # a noisier segment gives no estimate ("noisy")
+    speaker_min_s: Seconds = 3.0  # voiced audio before the driver's own statistics replace the population's
+    reopen_initial_s: Seconds = 0.5  # the device failed: reopen after this, doubling up to reopen_max_s
+    reopen_max_s: Seconds = 10.0
+    stall_timeout_s: Seconds = 2.0  # no audio for this long: the device is reported unavailable and reopened
+
+    @field_validator("device", mode="before")
+    @classmethod
+    def _no_bool(cls, v: object) -> object:
+        if isinstance(v, bool):
+            raise ValueError("expected a device name or index")
+        return v
+
+    @model_validator(mode="after")
+    def _timing(self) -> AudioConfig:
+        if self.hop_s > self.segment_s:
+            raise ValueError("hop_s must be <= segment_s (no audio may go unanalysed)")
+        if self.ring_s < self.segment_s + self.hop_s:
+            raise ValueError("ring_s must be >= segment_s + hop_s")
+        if self.reopen_max_s < self.reopen_initial_s:
+            raise ValueError("reopen_max_s must be >= reopen_initial_s")
+        return self
+
+
 class RecordingConfig(_Section):
     # Privacy: `dms record` writes camera frames to disk; it refuses to run unless this is true.
     enabled: bool = False
@@ -290,6 +330,7 @@ class Config(_Section):
     alerts: AlertsConfig = AlertsConfig()
     mqtt: MqttConfig = MqttConfig()
     serial: SerialConfig = SerialConfig()
+    audio: AudioConfig = AudioConfig()
     recording: RecordingConfig = RecordingConfig()
     state: StateConfig = StateConfig()
 

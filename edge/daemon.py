@@ -1,10 +1,13 @@
 """`dms run`: the in-vehicle daemon. Assembles camera → vision → monitor → sinks from the config and supervises it.
 
-Threads: "camera" (LiveCamera: newest frame only, reopens with backoff), "vision" (the worker: frame → observation →
-monitor → events and state; a 20 Hz tick while the camera is down, so "driver not visible" is never claimed for a
-dead camera and health says why), paho's network thread, and the main thread (signals, watchdog, health, stats,
-reload). The watchdog is fed only while the vision worker makes progress: a hung pipeline gets the service
-restarted by systemd; a camera fault does not (the worker keeps ticking) and is reported in health instead.
+Threads: "camera" (LiveCamera: newest frame only, reopens with backoff), "audio" (MicrophoneSource, when enabled:
+PortAudio's callback fills a ring; reopens with backoff), "vision" (the worker: frame → observation → monitor →
+events and state; a 20 Hz tick while the camera is down, so "driver not visible" is never claimed for a dead camera
+and health says why; between frames it also runs the voice stage, once per audio.hop_s: ~10 ms a second does not
+need a thread of its own, and the monitor stays single-threaded), paho's network thread, and the main thread
+(signals, watchdog, health, stats, reload). The watchdog is fed only while the vision worker makes progress: a hung
+pipeline gets the service restarted by systemd; a camera fault does not (the worker keeps ticking) and is reported in
+health instead.
 """
 
 from __future__ import annotations
@@ -23,10 +26,11 @@ from typing import Any
 
 from edge import sysinfo
 from edge.config import Config, ConfigError, load_config
-from edge.health import camera_component, health_payload, serial_component, stats_payload
+from edge.health import audio_component, camera_component, health_payload, serial_component, stats_payload
 from edge.monitor.driver import DriverMonitor
 from edge.publish import Publisher
 from edge.sinks.base import Sink
+from edge.sources.audio import MicrophoneSource
 from edge.sources.camera import LiveCamera
 from edge.sources.serial import SerialSource
 from edge.stats import StageTimer
@@ -79,6 +83,7 @@ class Daemon:
         self.monitor = DriverMonitor(cfg, f"{cfg.device_id}-{secrets.token_hex(4)}")
         self.camera = LiveCamera(cfg.camera)
         self.serial = SerialSource(cfg.serial)  # without a port it starts nothing and reports "disabled"
+        self._build_audio()
         sinks: list[Sink] = list(self.extra_sinks)
         if cfg.mqtt.enabled:
             from edge.sinks.mqtt import MqttSink
@@ -86,6 +91,23 @@ class Daemon:
             sinks.append(MqttSink(cfg.mqtt, cfg.device_id, on_command=self._on_command))
         self.sinks = sinks
         self.publisher = Publisher(sinks, cfg.state.state_hz, isolate_sinks=True)
+
+    def _build_audio(self) -> None:
+        """The microphone and the voice stage when audio is enabled. A missing audio extra or voice model leaves
+        the daemon running without voice, and health says why (as it does for a missing sound device)."""
+        from edge.audio.analyser import VoiceStage, capture_settings
+
+        self.audio: MicrophoneSource | None = None
+        self.voice: VoiceStage | None = None
+        self.audio_error: str | None = None
+        if not self.cfg.audio.enabled:
+            return
+        self.audio = MicrophoneSource(capture_settings(self.cfg.audio))
+        try:
+            self.voice = VoiceStage.from_config(self.cfg, self.audio.ring, self.timer)
+        except (ImportError, OSError, RuntimeError, ValueError) as err:
+            self.audio, self.audio_error = None, f"voice stage not started: {err}"
+            log.error("%s", self.audio_error)
 
     def _close_sinks(self, also_extra: bool) -> None:
         for sink in self.sinks:
@@ -126,12 +148,16 @@ class Daemon:
             else:
                 self.shared.progress += 1
                 continue
-            state = self.monitor.step(obs, camera_ok=camera_ok, sensor_faults=self._sensor_faults())
+            voice = self.voice.poll(now) if self.voice is not None else None
+            state = self.monitor.step(obs, camera_ok=camera_ok, sensor_faults=self._sensor_faults(), voice=voice)
             self.publisher.driver_state(state)
             self.shared.progress += 1
 
     def _sensor_faults(self) -> tuple[str, ...]:
-        return ("serial",) if self.serial.health().state in ("silent", "unavailable") else ()
+        faults = ["serial"] if self.serial.health().state in ("silent", "unavailable") else []
+        if self.audio_error is not None or (self.audio is not None and self.audio.status().state == "unavailable"):
+            faults.append("audio")
+        return tuple(faults)
 
     def _supervised_worker(self) -> None:
         """Runs the worker; an exception restarts it (after a reset of the pipeline) within a budget."""
@@ -202,6 +228,8 @@ class Daemon:
         self.stop_requested.clear()
         self.camera.start()
         self.serial.start()
+        if self.audio is not None:
+            self.audio.start()
         self.worker = threading.Thread(target=self._supervised_worker, name="vision", daemon=True)
         self.worker.start()
 
@@ -210,6 +238,8 @@ class Daemon:
         self.worker.join(timeout=10.0)
         self.camera.stop()
         self.serial.stop()
+        if self.audio is not None:
+            self.audio.stop()
         self.publisher.end_alerts(self.monitor, time.monotonic(), reason)
 
     def run(self) -> int:
@@ -274,7 +304,13 @@ class Daemon:
         return health_payload(
             now, now - self.started, camera_component(h, self.cfg.camera.source), models, self.shared.fps, h.dropped,
             serial=serial_component(self.serial.health(), self.cfg.serial.port), config_error=self.config_error,
+            audio=self._audio_health(),
         )
+
+    def _audio_health(self) -> dict[str, Any]:
+        if self.audio_error is not None:
+            return {"state": "unavailable", "detail": self.audio_error}
+        return audio_component(self.audio.status() if self.audio else None, self.cfg.audio.device)
 
     def _stats(self, now: float) -> dict[str, Any]:
         stages = self.timer.percentiles_ms()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from edge.sources.audio import AudioStatus
 from edge.sources.camera import CameraHealth
 from edge.sources.serial import SerialHealth
 
@@ -46,6 +47,17 @@ def serial_component(h: SerialHealth, port: str | None) -> dict[str, Any]:
     return {"state": _SERIAL_STATES[h.state], "detail": detail, "metrics": {"port": port, **metrics}}
 
 
+def audio_component(status: AudioStatus | None, device: str | int | None) -> dict[str, Any]:
+    """`status` None: audio is disabled in the config."""
+    if status is None:
+        return {"state": "disabled", "detail": "audio disabled in the config ([audio] enabled = false)"}
+    state = {"ok": "ok", "starting": "degraded", "unavailable": "unavailable", "stopped": "unavailable"}[status.state]
+    metrics = {k: v for k, v in status.as_dict().items() if k not in ("state", "detail")}
+    age = metrics["last_audio_age_s"]
+    metrics["last_audio_age_s"] = None if age is None else round(age, 3)
+    return {"state": state, "detail": status.detail, "metrics": {"configured_device": device, **metrics}}
+
+
 def health_payload(
     t: float,
     uptime_s: float,
@@ -56,12 +68,14 @@ def health_payload(
     serial: dict[str, Any] | None = None,
     broker: dict[str, Any] | None = None,
     config_error: str | None = None,
+    audio: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """`broker` None: the MQTT sink fills in its own link. Audio is reported `disabled` until its source exists;
-    a config that failed to reload keeps the daemon on the old one and says why here."""
+    """`broker` None: the MQTT sink fills in its own link. A config that failed to reload keeps the daemon on the
+    old one and says why here. Audio and serial sensors are optional: their faults show in their components and
+    as "monitoring degraded" in the driver state, not in `status`, which is about the camera and the models."""
     components: dict[str, Any] = {
         "camera": camera,
-        "audio": {"state": "disabled", "detail": "no audio source configured"},
+        "audio": audio or audio_component(None, None),
         "serial": serial or {"state": "disabled", "detail": "no serial sensor configured"},
         "models": models,
     }

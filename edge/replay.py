@@ -1,20 +1,26 @@
 """Replay: every frame of a recording, in order, through the same vision pipeline and state builder as live.
 
 Time comes from the recording's own timestamps, so a replay is deterministic; `speed` only decides how long to
-wait between frames (0: not at all).
+wait between frames (0: not at all). A drive's audio goes into the voice stage's ring in step with the video: before
+each frame, every audio chunk that ends by the frame's time, so the voice stage sees exactly the audio a live
+daemon would have had at that moment.
 """
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Callable, Iterable
+from typing import TYPE_CHECKING, Callable, Iterable
 
 from edge.monitor.driver import DriverMonitor, DriverState
 from edge.publish import Publisher
 from edge.sinks.base import Sink
 from edge.types import Frame
 from edge.vision.pipeline import VisionPipeline
+
+if TYPE_CHECKING:
+    from edge.audio.analyser import VoiceStage
+    from edge.sources.audio_ring import AudioChunk
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,8 +56,13 @@ def replay(
     on_frame: Callable[[int, DriverState], None] | None = None,
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
+    audio: Iterable[AudioChunk] | None = None,
+    voice: VoiceStage | None = None,
 ) -> ReplaySummary:
+    """`audio` (the drive's audio.wav as chunks on the drive clock) is fed to `voice` (its ring) as the video goes."""
     publisher = Publisher(sinks, state_hz)
+    chunks = iter(audio) if audio is not None and voice is not None else iter(())
+    pending = next(chunks, None)
     started = clock()
     first_t: float | None = None
     last_t = 0.0
@@ -63,7 +74,11 @@ def replay(
             wait = (frame.t - first_t) / speed - (clock() - started)
             if wait > 0:
                 sleep(wait)
-        state = monitor.step(pipeline.process(frame))
+        while pending is not None and pending.t_end <= frame.t:
+            voice.ring.write(pending.samples, pending.t_end)  # type: ignore[union-attr]  # chunks only with voice
+            pending = next(chunks, None)
+        estimate = voice.poll(frame.t) if voice is not None else None
+        state = monitor.step(pipeline.process(frame), voice=estimate)
         states += publisher.driver_state(state)
         n += 1
         faces += state.obs.present

@@ -17,10 +17,14 @@ def _r(x: float | None, nd: int = 4) -> float | None:
     return None if x is None else round(float(x), nd)
 
 
+def _rounded(scores: dict[str, float] | None) -> dict[str, float] | None:
+    return None if scores is None else {k: round(v, 4) for k, v in scores.items()}
+
+
 def state_payload(state: DriverState) -> dict[str, Any]:
     obs, eyes, drowsy, dist, fusion = state.obs, state.eyes, state.drowsiness, state.distraction, state.fusion
     pose = obs.pose
-    emotion = obs.emotion
+    emotion, voice = state.emotion, state.voice
     return {
         "v": SCHEMA_VERSION,
         "t": round(obs.t, 3),
@@ -79,8 +83,26 @@ def state_payload(state: DriverState) -> dict[str, Any]:
             for a in state.alerts
         ],
         "emotion": {
-            "scores": {k: round(v, 4) for k, v in emotion.scores.items()} if emotion else None,
-            "dominant": emotion.dominant if emotion else None,
-            "t": round(emotion.t, 3) if emotion else None,
+            "scores": _rounded(emotion.scores),
+            "t": _r(emotion.t, 3),
+            "dominant": emotion.dominant,
+            "confidence": _r(emotion.confidence),
+            "window_s": emotion.window_s,
+            "window_mean": _rounded(emotion.window_mean),
+            "window_distribution": _rounded(emotion.window_distribution),
+            "window_n": emotion.window_n,
+            "reason": emotion.reason,
+        },
+        "voice": {
+            "t": _r(voice.t, 3) if voice.reason != "off" else None,
+            "speech_fraction": round(voice.speech_fraction, 4),
+            "snr_db": _r(voice.snr_db, 2),
+            "quality": round(voice.quality, 4),
+            "arousal": _r(voice.arousal),
+            "arousal_level": None if voice.arousal is None else ("high" if voice.arousal >= 0.5 else "low"),
+            "emotions": _rounded(voice.emotions),
+            "dominant": voice.dominant,
+            "normalisation": voice.normalisation,
+            "reason": voice.reason,
         },
     }

@@ -81,6 +81,36 @@ class EmotionEstimate:
 
 
 @dataclass(frozen=True, slots=True)
+class VoiceEstimate:
+    """What the voice stage made of one segment of cabin audio (the newest audio.segment_s seconds).
+
+    `arousal` is P(high arousal) and `emotions` the voice model's scores (edge.audio.voice.VOICE_EMOTIONS), both
+    None when the segment was not classified; `reason` then says why: "no_speech" (too little voiced audio),
+    "noisy" (SNR below audio.min_snr_db), "too_short" (not enough audio yet), "no_audio" (nothing recent from the
+    source) or "off" (audio disabled). `quality` in [0, 1] grows with the voiced fraction and the SNR; 0 when
+    unknown. `normalisation` says whose voice statistics standardised the features: "speaker" (the driver's own,
+    learned from this drive) or "population" (the training speakers', until enough of the driver's speech).
+    """
+
+    t: float  # pipeline time of the segment's newest sample
+    speech_fraction: float
+    snr_db: float | None
+    quality: float
+    arousal: float | None = None
+    emotions: dict[str, float] | None = None
+    normalisation: str | None = None
+    reason: str | None = None
+
+    @property
+    def dominant(self) -> str:
+        return max(self.emotions, key=self.emotions.__getitem__) if self.emotions else "unknown"
+
+    @staticmethod
+    def unknown(t: float, reason: str, speech_fraction: float = 0.0, snr_db: float | None = None) -> VoiceEstimate:
+        return VoiceEstimate(t, speech_fraction, snr_db, 0.0, reason=reason)
+
+
+@dataclass(frozen=True, slots=True)
 class EyeCropState:
     """One eye as the eye-state model saw it: P(closed), and the gray-level std and share of saturated pixels of
     the eye itself (the crop's centre), from which the monitor decides whether the eye could be seen at all

@@ -1,4 +1,5 @@
-"""Model cards and manifest entries for the project's own models, written by their training tools."""
+"""Model cards and manifest entries for the project's own models, written by their training tools: the shared
+helpers, and the eye-state card (emotion_card.py has the emotion model's)."""
 
 from __future__ import annotations
 
@@ -36,7 +37,15 @@ def update_manifest(name: str, fields: dict[str, Any], manifest: Path) -> None:
     manifest.write_text(text, encoding="utf-8")
 
 
-def _git_commit() -> str:
+def manifest_beside(model_file: Path) -> Path:
+    """The manifest beside the model (models/ unless the training tool's --out says otherwise)."""
+    manifest = model_file.parent / "manifest.toml"
+    if not manifest.is_file():
+        manifest.write_text("", encoding="utf-8")
+    return manifest
+
+
+def git_commit() -> str:
     try:
         return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
                               check=True).stdout.strip()
@@ -44,7 +53,7 @@ def _git_commit() -> str:
         return "unknown"
 
 
-def _shown(path: Path) -> str:
+def shown(path: Path) -> str:
     """A dataset path as the project sees it (../shared/...), not this machine's absolute path."""
     try:
         return "../" + Path(path).resolve().relative_to(ROOT.parent).as_posix()
@@ -52,16 +61,14 @@ def _shown(path: Path) -> str:
         return str(path)
 
 
-def _pct(x: float | None) -> str:
+def pct(x: float | None) -> str:
     return "n/a" if x is None else f"{x * 100:.2f} %"
 
 
 def write_card_and_manifest(model_file: Path, **info: Any) -> None:
     m = info["metrics"]
     sha = hashlib.sha256(model_file.read_bytes()).hexdigest()
-    manifest = model_file.parent / "manifest.toml"  # the manifest beside the model (models/ unless --out says)
-    if not manifest.is_file():
-        manifest.write_text("", encoding="utf-8")
+    manifest = manifest_beside(model_file)
     update_manifest(
         "eye_state",
         {
@@ -73,7 +80,7 @@ def write_card_and_manifest(model_file: Path, **info: Any) -> None:
             "output": "1x1 int8: probability that the eye is closed",
             "labels": ["closed"],
             "card": "eye_state.md",
-            "data": f"MRL Eye Dataset (Fusek, ISVC 2018), {_shown(info['data'])}",
+            "data": f"MRL Eye Dataset (Fusek, ISVC 2018), {shown(info['data'])}",
             "split": f"by subject, seed {info['seed']}: train {len(info['split']['train'])} subjects, "
                      f"val {', '.join(info['split']['val'])}, test {', '.join(info['split']['test'])}",
             "test_accuracy": m["accuracy"],
@@ -85,11 +92,11 @@ def write_card_and_manifest(model_file: Path, **info: Any) -> None:
     rows = []
     for condition, values in m["per_condition"].items():
         for value, v in values.items():
-            rows.append(f"| {condition} | {value} | {v['n']} | {_pct(v['accuracy'])} |")
+            rows.append(f"| {condition} | {value} | {v['n']} | {pct(v['accuracy'])} |")
     (cm_oo, cm_oc), (cm_co, cm_cc) = m["confusion"]
     card = f"""# eye_state.tflite: eye-closed probability from a NIR eye crop
 
-Written by `tools/train_eyes.py` on {date.today().isoformat()} (commit {_git_commit()}, seed {info['seed']}).
+Written by `tools/train_eyes.py` on {date.today().isoformat()} (commit {git_commit()}, seed {info['seed']}).
 Reproduce: `.venv-train/bin/python tools/train_eyes.py --seed {info['seed']}`; score any MRL-style folder with
 `tools/eval_eyes.py --data DIR`.
 
@@ -103,7 +110,7 @@ Reproduce: `.venv-train/bin/python tools/train_eyes.py --seed {info['seed']}`; s
 - Output: P(closed); the pipeline combines it with the eye aspect ratio against the driver's own baseline.
 
 ## Data and split
-- MRL Eye Dataset (Fusek, ISVC 2018): near-infrared eye crops, {_shown(info['data'])}.
+- MRL Eye Dataset (Fusek, ISVC 2018): near-infrared eye crops, {shown(info['data'])}.
 - Split by subject, seeded: no subject on two sides.
   - train: {info['counts']['train']} crops from {len(info['split']['train'])} subjects
   - validation (epoch selection): {info['counts']['val']} crops from {', '.join(info['split']['val'])}
@@ -111,15 +118,15 @@ Reproduce: `.venv-train/bin/python tools/train_eyes.py --seed {info['seed']}`; s
     {', '.join(info['split']['test'])}
 - Augmentation: crop jitter (±8 % shift, 0.85-1.15 scale, ±15° roll), mirroring, gamma 0.5-2.0, gain and offset,
   mild blur and sensor noise. {info['epochs']} epochs, Adam with cosine decay; best validation epoch
-  {info['best_epoch']} (validation accuracy {_pct(info['val_accuracy'])}).
+  {info['best_epoch']} (validation accuracy {pct(info['val_accuracy'])}).
 
 ## Results on the test subjects (int8 model, threshold 0.5)
 | metric | value |
 |---|---|
-| accuracy | {_pct(m['accuracy'])} |
-| accuracy of the float model before int8 export | {_pct(info['float_test_accuracy'])} |
-| recall, open | {_pct(m['recall_open'])} |
-| recall, closed | {_pct(m['recall_closed'])} |
+| accuracy | {pct(m['accuracy'])} |
+| accuracy of the float model before int8 export | {pct(info['float_test_accuracy'])} |
+| recall, open | {pct(m['recall_open'])} |
+| recall, closed | {pct(m['recall_closed'])} |
 | confusion (rows true open/closed, columns predicted open/closed) | {cm_oo} / {cm_oc}; {cm_co} / {cm_cc} |
 | time per eye (preprocessing + invoke, 1 thread, this machine) | {m['ms_per_eye']:.3f} ms |
 

@@ -117,7 +117,8 @@ def snr_db(samples: np.ndarray, flags: np.ndarray, frame_len: int) -> float | No
 @dataclass(frozen=True, slots=True)
 class SegmentQuality:
     ok: bool
-    reason: str | None  # why the segment is not good enough to classify; None when ok
+    reason: str | None  # why the segment is not good enough to classify, in words; None when ok
+    code: str | None  # the same as a key: "too_short", "no_speech" or "noisy"; None when ok
     speech_fraction: float
     snr_db: float | None  # None without any speech frame
     duration_s: float
@@ -136,13 +137,13 @@ def assess_segment(
     flags = vad.flags(data)
     fraction = float(flags.mean()) if len(flags) else 0.0
     snr = snr_db(data, flags, vad.frame_len) if len(flags) else None
-    reason = None
+    reason = code = None
     if duration < min_duration_s:
-        reason = f"segment too short: {duration:.2f} s < {min_duration_s:.2f} s"
+        reason, code = f"segment too short: {duration:.2f} s < {min_duration_s:.2f} s", "too_short"
     elif fraction < min_speech_fraction:
-        reason = f"too little speech: {fraction:.0%} of frames voiced < {min_speech_fraction:.0%}"
+        reason, code = f"too little speech: {fraction:.0%} of frames voiced < {min_speech_fraction:.0%}", "no_speech"
     elif snr is None:
-        reason = "no speech frame"
+        reason, code = "no speech frame", "no_speech"
     elif snr < min_snr_db:
-        reason = f"too noisy: SNR {snr:.1f} dB < {min_snr_db:.1f} dB"
-    return SegmentQuality(reason is None, reason, fraction, snr, duration)
+        reason, code = f"too noisy: SNR {snr:.1f} dB < {min_snr_db:.1f} dB", "noisy"
+    return SegmentQuality(reason is None, reason, code, fraction, snr, duration)

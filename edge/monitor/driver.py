@@ -1,9 +1,9 @@
 """The driver monitor: every observation in, the driver's state and the alert events out. Pure: time comes with
 the observation, speed (when there is a source) with its own time.
 
-Order per step: eyes → drowsiness, head pose → distraction, emotion → fusion, then the conditions, then the alert
-state machine. `warning_since` is read before this step's alerts: a one-frame lag, by design (the "no return within
-3 s of a warning" rule needs the warning to exist first).
+Order per step: eyes → drowsiness, head pose → distraction, emotion → its window, face and voice → fusion, then the
+conditions, then the alert state machine. `warning_since` is read before this step's alerts: a one-frame lag, by
+design (the "no return within 3 s of a warning" rule needs the warning to exist first).
 """
 
 from __future__ import annotations
@@ -16,9 +16,10 @@ from edge.monitor.alerts import AlertEvent, AlertManager
 from edge.monitor.conditions import UNRESPONSIVE_WATCH, ConditionInputs, ConditionTracker
 from edge.monitor.distraction import DistractionMonitor, DistractionSample, DistractionState
 from edge.monitor.drowsiness import DrowsinessMonitor, DrowsinessSample, DrowsinessState
+from edge.monitor.emotion import EmotionSummary, EmotionWindow
 from edge.monitor.eyes import EyeOpenness, EyeReading
-from edge.monitor.fusion import Fusion, FusionState, ModalityEstimate, face_estimate
-from edge.types import FaceObservation
+from edge.monitor.fusion import Fusion, FusionState, ModalityEstimate, face_estimate, voice_estimate
+from edge.types import FaceObservation, VoiceEstimate
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +38,8 @@ class DriverState:
     drowsiness: DrowsinessState
     distraction: DistractionState
     fusion: FusionState
+    emotion: EmotionSummary
+    voice: VoiceEstimate  # the latest voice estimate; unknown ("off") without audio
     events: tuple[AlertEvent, ...]  # what the alert state machine emitted in this step
     alerts: tuple[ActiveAlert, ...]  # the alerts active after this step
 
@@ -53,9 +56,12 @@ class DriverMonitor:
         self.drowsiness = DrowsinessMonitor(cfg.drowsiness, cfg.eyes)
         self.distraction = DistractionMonitor(cfg.distraction)
         self.fusion = Fusion(cfg.fusion)
+        self.emotion = EmotionWindow(cfg.vision.emotion_window_s, cfg.vision.emotion_hz)
         self.conditions = ConditionTracker(cfg)
         self.alerts = AlertManager(cfg.alerts, alert_id_prefix)
         self._face: ModalityEstimate | None = None  # the last one: fusion itself decides when it is stale
+        self._voice_modality: ModalityEstimate | None = None  # the last classified segment, for fusion
+        self._voice = VoiceEstimate.unknown(0.0, "no_audio" if cfg.audio.enabled else "off")
 
     def step(
         self,
@@ -64,9 +70,11 @@ class DriverMonitor:
         speed_kmh: float | None = None,
         speed_t: float | None = None,
         sensor_faults: tuple[str, ...] = (),
+        voice: VoiceEstimate | None = None,
     ) -> DriverState:
         """`sensor_faults`: other sources that are configured but not working ("serial", "audio"): monitoring
-        degraded, reported as such, never as a driver state."""
+        degraded, reported as such, never as a driver state. `voice`: a voice estimate made since the last step,
+        if any (the voice stage makes one per hop)."""
         t = obs.t
         eyes = self.eyes.step(obs)
         pose = obs.pose if obs.present else None
@@ -90,7 +98,11 @@ class DriverMonitor:
         )
         if obs.present and obs.emotion is not None:
             self._face = face_estimate(obs.emotion, obs.quality)
-        fusion = self.fusion.step(t, {"face": self._face})
+        emotion = self.emotion.step(t, obs.emotion if obs.present else None, obs.present)
+        if voice is not None:
+            self._voice = voice
+            self._voice_modality = voice_estimate(voice) or self._voice_modality
+        fusion = self.fusion.step(t, {"face": self._face, "voice": self._voice_modality})
         conditions = self.conditions.step(
             ConditionInputs(
                 t=t,
@@ -107,7 +119,7 @@ class DriverMonitor:
         )
         events = self.alerts.step(conditions, t, speed_kmh, speed_t)
         active = tuple(ActiveAlert(a.id, a.kind, a.level, a.started_at, a.acknowledged) for a in self.alerts.active())
-        return DriverState(obs, eyes, drowsiness, distraction, fusion, tuple(events), active)
+        return DriverState(obs, eyes, drowsiness, distraction, fusion, emotion, self._voice, tuple(events), active)
 
     def command(self, name: str, payload: dict[str, Any], now: float) -> dict[str, Any]:
         """A validated command (cmd/ack, cmd/calibrate) → the fields of its result on cmd/result. Not thread-safe:

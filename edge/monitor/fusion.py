@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from edge.config import FusionConfig
-from edge.types import EmotionEstimate
+from edge.types import EmotionEstimate, VoiceEstimate
 
 MODALITIES: tuple[str, ...] = ("face", "voice", "physio")
 
@@ -68,6 +68,18 @@ def face_arousal(emotion: EmotionEstimate) -> float | None:
 def face_estimate(emotion: EmotionEstimate, quality: float) -> ModalityEstimate:
     """The "face" modality from one emotion result and the quality of the face it was read from."""
     return ModalityEstimate("face", emotion.t, face_arousal(emotion), None, quality)
+
+
+def voice_estimate(voice: VoiceEstimate) -> ModalityEstimate | None:
+    """The "voice" modality from a classified segment (None for an unknown one: it does not vote).
+
+    Arousal is the model's P(high arousal). Stress is a proxy until the physiological stress model lands: vocal
+    arousal that joy does not explain, P(high) × (1 − P(happy)); an excited, laughing driver is not stressed.
+    """
+    if voice.arousal is None:
+        return None
+    happy = (voice.emotions or {}).get("happy", 0.0)
+    return ModalityEstimate("voice", voice.t, voice.arousal, voice.arousal * (1.0 - happy), voice.quality)
 
 
 class _Smoother:

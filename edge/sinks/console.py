@@ -6,15 +6,25 @@ import sys
 from typing import IO, Any
 
 
+def format_voice(voice: dict[str, Any] | None) -> str:
+    """"" with audio off; else the dominant vocal emotion and arousal, or why the voice is unknown."""
+    if voice is None or voice["reason"] == "off":
+        return ""
+    if voice["arousal"] is None:
+        return f"  voice: {voice['reason'].replace('_', ' ')}"
+    return f"  voice: {voice['dominant']}, arousal {voice['arousal_level']} {voice['arousal']:.2f}"
+
+
 def format_state(p: dict[str, Any]) -> str:
     face = p["face"]
+    voice = format_voice(p.get("voice"))
     if not face["present"]:
-        return f"t={p['t']:7.2f}s  face: none"
+        return f"t={p['t']:7.2f}s  face: none{voice}"
     eyes, emo, drowsy = p["eyes"], p["emotion"], p["drowsiness"]
     pose = "n/a"
     if face["yaw"] is not None:
         pose = f"yaw {face['yaw']:+5.1f} pitch {face['pitch']:+5.1f} roll {face['roll']:+5.1f}"
-    emotion = "n/a" if emo["dominant"] is None else f"{emo['dominant']} {emo['scores'][emo['dominant']]:.2f}"
+    emotion = emo["dominant"] if emo["confidence"] is None else f"{emo['dominant']} {emo['confidence']:.2f}"
     closed = "not visible" if eyes["closed_prob"] is None else f"closed {eyes['closed_prob']:.2f}"
     if eyes["closed_s"] > 0:
         closed += f" for {eyes['closed_s']:.1f} s"
@@ -27,7 +37,7 @@ def format_state(p: dict[str, Any]) -> str:
     return (
         f"t={p['t']:7.2f}s  face: q {face['quality']:.2f}  {pose}  "
         f"eyes: {closed} EAR L {eyes['ear_left']:.3f} R {eyes['ear_right']:.3f}{perclos}  MAR {p['mouth']['mar']:.3f}  "
-        f"{drowsy['level']}{kss} {episodes}  emotion: {emotion}"
+        f"{drowsy['level']}{kss} {episodes}  emotion: {emotion}{voice}"
     )
 
 

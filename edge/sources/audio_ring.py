@@ -61,6 +61,12 @@ class AudioRing:
         with self._lock:
             return self._overrun
 
+    @property
+    def newest_t(self) -> float | None:
+        """Pipeline time of the newest sample; None before the first write. Cheap: no samples are copied."""
+        with self._lock:
+            return self._blocks[-1][1] if self._blocks else None
+
     def write(self, samples: np.ndarray, t_end: float) -> None:
         """Append `samples` (int16); `t_end` is the pipeline time of the last of them."""
         data = np.asarray(samples, dtype=np.int16).ravel()

@@ -19,7 +19,7 @@ from edge.rate import RateGate
 from edge.runtime import Model
 from edge.stats import StageTimer
 from edge.types import Box, Detection, EmotionEstimate, FaceObservation, Frame, HeadPose
-from edge.vision.emotion import EmotionClassifier
+from edge.vision.emotion import EMOTION_MODELS, EmotionClassifier
 from edge.vision.eyes import EyeStateClassifier
 from edge.vision.face_detector import FaceDetector
 from edge.vision.geometry import LEFT_EYE, RIGHT_EYE, HeadPoseEstimator, eye_aspect_ratio, mouth_aspect_ratio
@@ -36,9 +36,9 @@ class VisionModels:
 
     @staticmethod
     def load(
-        models_dir: Path, num_threads: int = 1, backend: str = "auto", emotion_model: str | None = "fer"
+        models_dir: Path, num_threads: int = 1, backend: str = "auto", emotion_model: str | None = "own"
     ) -> VisionModels:
-        """`emotion_model` names the manifest entry `emotion_<name>`; None loads no emotion model."""
+        """`emotion_model` is vision.emotion_model ("own", "fer"); None loads no emotion model."""
 
         def load(name: str) -> Model:
             return Model(model_path(name, models_dir), num_threads=num_threads, backend=backend)
@@ -47,7 +47,7 @@ class VisionModels:
             load("face_detector"),
             load("face_landmarks"),
             load("eye_state"),
-            load(f"emotion_{emotion_model}") if emotion_model else None,
+            load(EMOTION_MODELS[emotion_model]) if emotion_model else None,
         )
 
 
@@ -151,8 +151,12 @@ class VisionPipeline:
         rec("eyes", t4 - t3)
 
         if self.emotion is not None and self._emotion_gate is not None and self._emotion_gate.due(frame.t):
-            self._emotion = self.emotion.classify(gray, self._track, frame.t)
-            rec("emotion", time.perf_counter() - t4)
+            # Too poor a face (small, turned away, doubtful landmarks) gives no estimate: "unknown", not a guess.
+            if observation.quality >= self.cfg.emotion_min_quality:
+                self._emotion = self.emotion.classify(gray, pts, frame.t)
+                rec("emotion", time.perf_counter() - t4)
+            else:
+                self._emotion = None
         return replace(observation, eye_states=eye_states, emotion=self._emotion)
 
     def _find_face(self, gray: np.ndarray, w: int, h: int) -> tuple[LandmarkResult, Box, float | None] | None:

@@ -3,31 +3,22 @@ white and pink noise and a mains hum, alone and mixed."""
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-
 import numpy as np
 import pytest
 
 from edge.sources.audio import WavSource
+from tests.speech import synthesise
 
 pytest.importorskip("webrtcvad", reason="webrtcvad-wheels is the optional `audio` extra: pip install '.[audio]'")
 
 from edge.audio.vad import VoiceActivity, assess_segment, snr_db  # noqa: E402 - needs webrtcvad
 
-TEXT = "The quick brown fox jumps over the lazy dog. I am driving home now and I feel a little tired today."
 RATE = 16000
 
 
 @pytest.fixture(scope="module")
 def speech(tmp_path_factory: pytest.TempPathFactory) -> np.ndarray:
-    missing = [tool for tool in ("espeak-ng", "sox") if shutil.which(tool) is None]
-    if missing:
-        pytest.skip(f"{' and '.join(missing)} not installed (apt-get install espeak-ng sox)")
-    folder = tmp_path_factory.mktemp("speech")
-    raw, wav = folder / "raw.wav", folder / "speech.wav"
-    subprocess.run(["espeak-ng", "-v", "en", "-s", "150", "-w", str(raw), TEXT], check=True, capture_output=True)
-    subprocess.run(["sox", str(raw), "-r", "16000", "-c", "1", "-b", "16", str(wav)], check=True, capture_output=True)
+    wav = synthesise(tmp_path_factory.mktemp("speech"))
     samples = np.concatenate([c.samples for c in WavSource(wav)])
     assert len(samples) > 5 * RATE  # the sentence takes about 7 s
     return samples
@@ -106,16 +97,16 @@ def test_segment_quality(speech: np.ndarray) -> None:
 
     for name, noise in noises(3 * RATE).items():
         quality = assess_segment(noise, vad)
-        assert not quality.ok and "too little speech" in quality.reason, name
+        assert not quality.ok and "too little speech" in quality.reason and quality.code == "no_speech", name
 
     short = assess_segment(segment[: RATE // 2], vad)
-    assert not short.ok and "too short" in short.reason
+    assert not short.ok and "too short" in short.reason and short.code == "too_short"
 
     # Speech over a moderate hum is still usable; a strict SNR bound rejects it, and says so.
     hummed = pcm(segment + hum(len(segment), 300))
     assert assess_segment(hummed, vad).ok
     strict = assess_segment(hummed, vad, min_snr_db=60.0)
-    assert not strict.ok and "too noisy" in strict.reason
+    assert not strict.ok and "too noisy" in strict.reason and strict.code == "noisy"
 
 
 def test_bad_settings() -> None:

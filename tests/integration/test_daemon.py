@@ -310,3 +310,42 @@ def test_the_serial_port_vanishes_and_comes_back(clip, tmp_path):
         notify.close()
         sub.close()
         broker.close()
+
+
+def test_audio_enabled_without_a_sound_device_keeps_running_and_says_why(clip, tmp_path):
+    """This machine has no sound card: with [audio] enabled the daemon starts, health names the audio fault, the
+    voice is `no_audio`, monitoring is reported degraded by audio, and vision goes on."""
+    pytest.importorskip("pyaudio", reason="the audio extra: pip install '.[audio]'")
+    broker = mosquitto.Mosquitto()
+    broker.start()
+    sub = mosquitto.Subscriber(broker, ["dms/cab-7/#"])
+    config = write_config(tmp_path, broker.port)
+    config.write_text(config.read_text() + "[audio]\nenabled = true\nreopen_initial_s = 0.2\nreopen_max_s = 0.5\n")
+    notify, stall = FakeSystemd(tmp_path / "notify.sock"), tmp_path / "stall"
+    proc = start_dms(tmp_path, config, str(clip("WolfgangLanger_Pexels.mp4")), notify.path, stall)
+
+    def audio_health() -> dict | None:
+        payloads = sub.on("dms/cab-7/health")
+        return json.loads(payloads[-1])["components"]["audio"] if payloads else None
+
+    try:
+        assert notify.wait_for("READY=1", timeout=30), proc.stderr.read() if proc.poll() is not None else "no READY"
+        assert sub.wait_for(lambda m: (audio_health() or {}).get("state") == "unavailable", timeout=15)
+        assert audio_health()["detail"]  # the reason, e.g. no input device
+        assert sum("WATCHDOG=1" in m for m in notify.drain(1.0)) >= 3
+
+        def degraded_by_audio(messages) -> bool:  # noqa: ANN001
+            return any(t == "dms/cab-7/events/monitoring_degraded" and json.loads(p)["evidence"]["reason"] == "audio"
+                       for t, p, _ in messages)
+
+        assert sub.wait_for(degraded_by_audio, timeout=15)
+        voice = json.loads(sub.on("dms/cab-7/state")[-1])["voice"]
+        assert voice["reason"] == "no_audio" and voice["arousal"] is None
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=20) == 0, proc.stderr.read()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        notify.close()
+        sub.close()
+        broker.close()

@@ -54,6 +54,19 @@ def test_replay_writes_valid_state_lines_at_state_hz(wolfgang_jsonl):
     assert "472 frames" in proc.stderr and "face found in 100.0 %" in proc.stderr
 
 
+def test_replay_reports_emotion_as_a_window_over_the_drive(wolfgang_jsonl):
+    out, _ = wolfgang_jsonl
+    emotions = [m["payload"]["emotion"] for m in read_jsonl(out)]
+    assert all(e["reason"] is None and e["dominant"] in e["scores"] for e in emotions)
+    # 5 estimates per second fill the 5 s window: its count grows, then holds at 25
+    assert [e["window_n"] for e in emotions[:3]] == [1, 3, 6]
+    assert all(e["window_n"] == 25 for e in emotions[11:])
+    for e in emotions:
+        assert e["dominant"] == max(e["window_mean"], key=e["window_mean"].get)
+        assert e["confidence"] == pytest.approx(e["window_mean"][e["dominant"]] * min(1.0, e["window_n"] / 25),
+                                                abs=2e-4)
+
+
 def test_replay_is_deterministic(clip, wolfgang_jsonl, tmp_path):
     out, _ = wolfgang_jsonl
     again = tmp_path / "again.jsonl"
@@ -125,7 +138,8 @@ def test_bench_writes_json(clip, tmp_path):
     assert 0 < result["peak_rss_without_frames_mb"] < result["peak_rss_mb"]
     assert result["frames_held_mb"] == pytest.approx(60 * 960 * 540 * 3 / 2**20, abs=0.1)
     assert result["eye_ms_per_eye"] == pytest.approx(result["stages"]["eyes"]["p50_ms"] / 2, abs=1e-3)
-    assert set(result["models"]) == {"face_detector", "face_landmarks", "eye_state", "emotion_fer"}
+    assert set(result["models"]) == {"face_detector", "face_landmarks", "eye_state", "emotion"}
+    assert result["emotion_ms_per_face"] == result["stages"]["emotion"]["p50_ms"]
     assert all(v > 0 for row in result["models"].values() for v in row.values())
     for stage in ("vision", "preprocess", "detect", "landmarks", "geometry", "eyes", "emotion", "decode"):
         row = result["stages"][stage]

@@ -92,6 +92,24 @@ def test_emotion_can_be_turned_off(config, vision_models, wolfgang_frames):
     assert "emotion" not in p.timer.percentiles_ms()
 
 
+def test_a_face_below_the_emotion_quality_bar_gives_no_estimate(config, vision_models, wolfgang_frames):
+    from edge.vision.pipeline import VisionPipeline
+
+    p = VisionPipeline(config.vision.model_copy(update={"emotion_min_quality": 1.0}), vision_models)
+    obs = run_pipeline(p, wolfgang_frames[:20])
+    assert all(o.present and o.quality < 1.0 and o.emotion is None for o in obs)
+    assert "emotion" not in p.timer.percentiles_ms()  # the model never ran
+
+
+def test_the_fer_baseline_model_runs_behind_the_same_classifier(config, wolfgang_frames):
+    from edge.vision.pipeline import VisionModels, VisionPipeline
+
+    models = VisionModels.load(config.runtime.models_dir, emotion_model="fer")
+    obs = run_pipeline(VisionPipeline(config.vision, models), wolfgang_frames[:10])
+    scores = obs[-1].emotion.scores
+    assert models.emotion.inputs[0].shape == (1, 64, 64, 1) and sum(scores.values()) == pytest.approx(1.0, abs=1e-3)
+
+
 def test_detections_come_back_in_frame_pixels(pipeline, wolfgang_frames):
     """The letterbox is undone: the same face placed lower in a square frame of the same width (so the same
     detector scale, a different letterbox offset) is found 150 px lower."""

@@ -95,6 +95,7 @@ def test_times_follow_each_write_even_across_a_gap() -> None:
     assert chunk.t_end == 5.0
     later = ring.newest(100)
     assert later.t_start == pytest.approx(5.0 - 99 / RATE)
+    assert ring.newest_t == 5.0 and AudioRing(10, RATE).newest_t is None
 
 
 def test_old_times_are_forgotten_with_their_samples() -> None:

@@ -48,10 +48,20 @@ def test_every_error_is_reported_at_once():
         ({"camera": {"frame_timeout_s": float("inf")}}, "camera.frame_timeout_s"),
         ({"camera": {"reopen_initial_s": 1e10}}, "camera.reopen_initial_s"),
         ({"camera": {"frame_timeout_s": 0.001}}, "camera"),  # shorter than two frames at 30 fps
+        ({"audio": {"device": True}}, "audio.device"),  # neither a name nor an index
+        ({"audio": {"hop_s": 4.0}}, "audio"),  # longer than the 3 s segment: audio would go unanalysed
+        ({"audio": {"ring_s": 3.5}}, "audio"),  # cannot hold a segment and a hop
+        ({"audio": {"vad_aggressiveness": 4}}, "audio.vad_aggressiveness"),
     ],
 )
 def test_strict_values(data, key):
     assert any(p.startswith(key) for p in _problems(data))
+
+
+def test_audio_device_by_name_or_index():
+    assert config_from_dict({"audio": {"device": "USB"}}).audio.device == "USB"
+    assert config_from_dict({"audio": {"device": 2}}).audio.device == 2
+    assert config_from_dict({}).audio.enabled is False  # privacy: audio only when asked for
 
 
 def test_camera_index_may_be_an_integer():

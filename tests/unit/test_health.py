@@ -3,7 +3,8 @@ from pathlib import Path
 
 import jsonschema
 
-from edge.health import camera_component, health_payload, stats_payload
+from edge.health import audio_component, camera_component, health_payload, stats_payload
+from edge.sources.audio import AudioStatus
 from edge.sources.camera import CameraHealth
 from edge.sysinfo import decode_throttled
 
@@ -41,3 +42,20 @@ def test_stats_carry_throttling_where_the_board_has_it():
     other = stats_payload(30.0, 30.0, stages, None, 0, None, None, None)
     jsonschema.validate(other, STATS)
     assert other["throttling"] is None
+
+
+def test_audio_is_disabled_unless_configured_and_says_why_it_is_unavailable():
+    off = health_payload(10.0, 10.0, _camera("ok"), MODELS, 29.0, 2, broker=BROKER)
+    assert off["components"]["audio"]["state"] == "disabled"
+    dead = AudioStatus("unavailable", "no audio input device found", None, 0, 0, 0, 3, 3, None)
+    payload = health_payload(10.0, 10.0, _camera("ok"), MODELS, 29.0, 2, broker=BROKER,
+                             audio=audio_component(dead, "USB"))
+    jsonschema.validate(payload, HEALTH)
+    audio = payload["components"]["audio"]
+    assert audio["state"] == "unavailable" and audio["detail"] == "no audio input device found"
+    assert audio["metrics"]["configured_device"] == "USB" and audio["metrics"]["reopens"] == 3
+    assert payload["status"] == "ok"  # an optional sensor: monitoring degraded, not the service down
+    ok = AudioStatus("ok", None, "USB Audio: mic", 16000, 1, 0, 0, 0, 0.0123456)
+    audio = audio_component(ok, None)
+    assert audio["state"] == "ok" and audio["metrics"]["device"] == "USB Audio: mic"
+    assert audio["metrics"]["last_audio_age_s"] == 0.012

@@ -9,7 +9,7 @@ from edge.config import Config
 from edge.monitor.driver import DriverMonitor
 from edge.rate import RateGate
 from edge.state import state_payload
-from edge.types import EmotionEstimate, EyeCropState, FaceObservation, HeadPose
+from edge.types import EmotionEstimate, EyeCropState, FaceObservation, HeadPose, VoiceEstimate
 
 SCHEMA = json.loads((Path(__file__).resolve().parents[2] / "docs" / "schemas" / "state.json").read_text())
 
@@ -50,7 +50,12 @@ def test_payload_of_a_present_face_matches_the_schema():
     )
     p = state_payload(DriverMonitor(Config(), "test").step(obs))
     jsonschema.validate(p, SCHEMA)
-    assert p["t"] == 1.235 and p["face"]["yaw"] == 10.12 and p["emotion"]["dominant"] == "happy"
+    assert p["t"] == 1.235 and p["face"]["yaw"] == 10.12
+    emotion = p["emotion"]
+    assert emotion["dominant"] == "happy" and emotion["scores"]["happy"] == 0.6 and emotion["reason"] is None
+    assert emotion["window_mean"] == emotion["scores"] and emotion["window_distribution"]["happy"] == 1.0
+    assert emotion["window_n"] == 1 and emotion["window_s"] == 5.0
+    assert emotion["confidence"] == pytest.approx(0.6 / 25, abs=1e-4)  # one estimate of the 25 a window holds
     assert p["eyes"]["visible"] and p["eyes"]["closed_right"] is None and p["eyes"]["closed_left"] < 0.5
     assert p["eyes"]["closed_prob"] == p["eyes"]["closed_left"]
     assert p["drowsiness"]["level"] == "unknown" and p["drowsiness"]["blinks"] == 0
@@ -61,4 +66,33 @@ def test_payload_of_an_absent_face_matches_the_schema():
     p = state_payload(DriverMonitor(Config(), "test").step(FaceObservation.absent(2.0, 48)))
     jsonschema.validate(p, SCHEMA)
     assert p["face"]["present"] is False and p["eyes"]["ear_left"] is None and p["emotion"]["scores"] is None
+    assert p["emotion"]["dominant"] == "unknown" and p["emotion"]["reason"] == "no_face"
     assert p["eyes"]["visible"] is False and p["eyes"]["closed_prob"] is None
+
+
+def test_voice_is_off_without_audio_and_reported_with_it():
+    monitor = DriverMonitor(Config(), "test")
+    p = state_payload(monitor.step(FaceObservation.absent(1.0, 30)))
+    jsonschema.validate(p, SCHEMA)
+    assert p["voice"]["reason"] == "off" and p["voice"]["t"] is None and p["voice"]["dominant"] == "unknown"
+    assert "voice" not in p["fusion"]["sources"]
+
+    emotions = {"neutral": 0.1, "happy": 0.1, "sad": 0.1, "angry": 0.7}
+    heard = VoiceEstimate(2.0, 0.7, 24.0, 0.9, arousal=0.8, emotions=emotions, normalisation="population")
+    p = state_payload(monitor.step(FaceObservation.absent(2.1, 33), voice=heard))
+    jsonschema.validate(p, SCHEMA)
+    voice = p["voice"]
+    assert voice["dominant"] == "angry" and voice["arousal_level"] == "high" and voice["reason"] is None
+    assert voice["t"] == 2.0 and voice["normalisation"] == "population"
+    assert p["fusion"]["sources"] == ["voice"] and p["fusion"]["arousal"] == 0.8
+    assert p["fusion"]["stress"] == pytest.approx(0.8 * 0.9, abs=1e-4)  # arousal that joy does not explain
+
+    # A silent stretch: the payload says so at once, while fusion keeps the last vocal arousal until it is stale.
+    silent = VoiceEstimate.unknown(3.0, "no_speech", 0.05)
+    p = state_payload(monitor.step(FaceObservation.absent(3.1, 36), voice=silent))
+    jsonschema.validate(p, SCHEMA)
+    assert p["voice"]["reason"] == "no_speech" and p["voice"]["arousal"] is None and p["voice"]["quality"] == 0.0
+    assert p["fusion"]["sources"] == ["voice"]
+    late = 2.0 + Config().fusion.voice_max_age_s + 0.5
+    p = state_payload(monitor.step(FaceObservation.absent(late, 400)))
+    assert p["fusion"]["sources"] == [] and p["fusion"]["stale"] == ["voice"]

@@ -1,0 +1,95 @@
+"""The committed voice model: int8, small, trained on today's feature parameters, deterministic scores."""
+
+import numpy as np
+import pytest
+
+from edge.audio.features import MFCC
+from edge.audio.voice import (
+    AROUSAL_CLASSES,
+    INPUT_CLIP,
+    MIN_FRAMES,
+    N_STATISTICS,
+    STAT_CLIP,
+    VOICE_EMOTIONS,
+    VoiceModel,
+    model_input,
+    segment_statistics,
+)
+from edge.config import Config, tomllib
+from edge.models import manifest_path
+
+MODELS = Config().runtime.models_dir
+
+
+@pytest.fixture(scope="module")
+def voice() -> VoiceModel:
+    return VoiceModel.load(MODELS)
+
+
+def test_the_model_is_full_int8_and_small(voice: VoiceModel) -> None:
+    assert voice.model.path.stat().st_size <= 500_000
+    assert voice.model.inputs[0].shape == (1, N_STATISTICS) and voice.model.inputs[0].dtype == "int8"
+    assert sorted(o.shape[-1] for o in voice.model.outputs) == [2, 4]
+    assert all(o.dtype == "int8" for o in voice.model.outputs)
+
+
+def test_the_manifest_pins_the_feature_parameters_and_population_statistics() -> None:
+    entry = tomllib.loads(manifest_path(MODELS).read_text(encoding="utf-8"))["models"]["voice"]
+    assert entry["features"] == MFCC.as_dict()
+    assert len(entry["population_mean"]) == len(entry["population_std"]) == MFCC.dim
+    assert min(entry["population_std"]) > 0
+    assert len(entry["statistics_mean"]) == len(entry["statistics_scale"]) == N_STATISTICS
+    assert min(entry["statistics_scale"]) > 0
+    assert tuple(entry["labels"]) == VOICE_EMOTIONS and tuple(entry["arousal_labels"]) == AROUSAL_CLASSES
+
+
+def test_predict_gives_probabilities_and_the_same_scores_for_the_same_frames(voice: VoiceModel) -> None:
+    frames = np.random.default_rng(0).normal(size=(200, MFCC.dim)).astype(np.float32)
+    first, second = voice.predict(frames), voice.predict(frames.copy())
+    assert first == second
+    assert set(first.arousal) == set(AROUSAL_CLASSES) and set(first.emotions) == set(VOICE_EMOTIONS)
+    assert sum(first.arousal.values()) == pytest.approx(1.0)
+    assert sum(first.emotions.values()) == pytest.approx(1.0)
+    assert all(p >= 0 for p in [*first.arousal.values(), *first.emotions.values()])
+
+
+def test_population_normalisation_uses_the_manifest_statistics(voice: VoiceModel) -> None:
+    frames = voice.population_mean[None, :] + voice.population_std[None, :] * np.array([[0.0], [2.0]])
+    np.testing.assert_allclose(voice.normalise_population(frames), [[0.0] * MFCC.dim, [2.0] * MFCC.dim], atol=1e-5)
+
+
+def test_segment_statistics() -> None:
+    x = np.random.default_rng(1).normal(size=(300, MFCC.dim))
+    stats = segment_statistics(x)
+    assert stats.shape == (N_STATISTICS,) and stats.dtype == np.float32
+    np.testing.assert_allclose(stats[: MFCC.dim], x.mean(axis=0), atol=1e-5)
+    np.testing.assert_allclose(stats[MFCC.dim : 2 * MFCC.dim], x.std(axis=0), atol=1e-5)
+    assert np.abs(segment_statistics(x * 100)).max() == STAT_CLIP  # clipped, so int8 keeps its resolution
+    with pytest.raises(ValueError, match="at least"):
+        segment_statistics(x[: MIN_FRAMES - 1])
+    with pytest.raises(ValueError, match="expected"):
+        segment_statistics(x[:, :13])
+
+
+def test_model_input_standardises_and_clips_into_minus_one_to_one() -> None:
+    mean, scale = np.full(N_STATISTICS, 0.5), np.full(N_STATISTICS, 0.25)
+    stats = np.full(N_STATISTICS, 1.0)
+    stats[0], stats[1] = 100.0, -100.0
+    u = model_input(stats, mean, scale)
+    assert u.shape == (N_STATISTICS,) and u.dtype == np.float32
+    assert u[2] == pytest.approx(2.0 / INPUT_CLIP)  # (1 - 0.5) / 0.25 = 2 standard units
+    assert u[0] == 1.0 and u[1] == -1.0
+
+
+def test_the_loaded_model_standardises_its_input_as_training_did(voice: VoiceModel) -> None:
+    assert voice.statistics_mean is not None and voice.statistics_scale is not None
+    frames = np.random.default_rng(2).normal(size=(150, MFCC.dim)).astype(np.float32)
+    expected = model_input(segment_statistics(frames), voice.statistics_mean, voice.statistics_scale)
+    seen = []
+    run = voice.model.run
+    voice.model.run = lambda x: seen.append(x) or run(x)
+    try:
+        voice.predict(frames)
+    finally:
+        voice.model.run = run
+    np.testing.assert_array_equal(seen[0], expected[None])
