@@ -27,6 +27,7 @@ sys.path.insert(0, str(ROOT))
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 from fer2013 import load_folder  # noqa: E402
+from tflite_int8 import convert_int8  # noqa: E402
 
 from edge.models import ModelMissing  # noqa: E402
 from edge.types import EMOTION_LABELS  # noqa: E402
@@ -108,13 +109,7 @@ def with_softmax(tf, model):
 
 
 def export_int8(tf, model, calibration: np.ndarray) -> bytes:
-    converter = tf.lite.TFLiteConverter.from_keras_model(with_softmax(tf, model))
-    converter.optimizations = [tf.lite.Optimize.DEFAULT]
-    converter.representative_dataset = lambda: ([x[None]] for x in calibration)
-    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-    converter.inference_input_type = tf.int8
-    converter.inference_output_type = tf.int8
-    return converter.convert()
+    return convert_int8(tf, tf.lite.TFLiteConverter.from_keras_model(with_softmax(tf, model)), calibration)
 
 
 def sidecar(weights: Path) -> Path:

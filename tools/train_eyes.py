@@ -25,6 +25,7 @@ import numpy as np  # noqa: E402
 from eval_eyes import evaluate  # noqa: E402
 from model_card import write_card_and_manifest  # noqa: E402
 from mrl import list_samples, load_gray, split_by_subject  # noqa: E402
+from tflite_int8 import convert_int8  # noqa: E402
 
 from edge.vision.eyes import INPUT_SIZE, prepare_eye  # noqa: E402
 
@@ -81,13 +82,7 @@ def build_model(tf):
 
 
 def export_int8(tf, model, calibration: np.ndarray) -> bytes:
-    converter = tf.lite.TFLiteConverter.from_keras_model(model)
-    converter.optimizations = [tf.lite.Optimize.DEFAULT]
-    converter.representative_dataset = lambda: ([x[None]] for x in calibration)
-    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-    converter.inference_input_type = tf.int8
-    converter.inference_output_type = tf.int8
-    return converter.convert()
+    return convert_int8(tf, tf.lite.TFLiteConverter.from_keras_model(model), calibration)
 
 
 def main() -> int:

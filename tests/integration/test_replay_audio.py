@@ -14,7 +14,7 @@ from edge.sources.recording import DriveWriter
 from edge.types import Frame
 from tests.conftest import read_frames
 from tests.integration.test_replay_cli import STATE_SCHEMA, dms, read_jsonl
-from tests.speech import synthesise
+from tests.speech import synthesise, write_wav
 
 pytest.importorskip("webrtcvad", reason="webrtcvad-wheels is the optional `audio` extra: pip install '.[audio]'")
 
@@ -28,13 +28,7 @@ def cabin_wav(tmp_path_factory: pytest.TempPathFactory):
     speech = np.concatenate([c.samples for c in WavSource(synthesise(folder))]).astype(np.float64)
     signal = np.random.default_rng(5).normal(0, 30, 2 * RATE + len(speech))
     signal[2 * RATE :] += speech
-    path = folder / "cabin.wav"
-    with wave.open(str(path), "wb") as out:
-        out.setnchannels(1)
-        out.setsampwidth(2)
-        out.setframerate(RATE)
-        out.writeframes(np.clip(np.round(signal), -32768, 32767).astype("<i2").tobytes())
-    return path
+    return write_wav(folder / "cabin.wav", signal)
 
 
 def voices(path) -> list[dict]:

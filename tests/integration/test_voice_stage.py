@@ -4,7 +4,6 @@ it (20 ms chunks into the ring, polled at every video frame), with the real voic
 from __future__ import annotations
 
 import types
-import wave
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +11,7 @@ import pytest
 
 from edge.config import Config
 from edge.sources.audio import WavSource
-from tests.speech import synthesise
+from tests.speech import synthesise, write_wav
 
 pytest.importorskip("webrtcvad", reason="webrtcvad-wheels is the optional `audio` extra: pip install '.[audio]'")
 
@@ -37,11 +36,7 @@ def drive_audio(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, float, 
     signal = noise.copy()
     signal[quiet : quiet + len(speech)] += speech
     path = folder / "audio.wav"
-    with wave.open(str(path), "wb") as out:
-        out.setnchannels(1)
-        out.setsampwidth(2)
-        out.setframerate(RATE)
-        out.writeframes(np.clip(np.round(signal), -32768, 32767).astype("<i2").tobytes())
+    write_wav(path, signal)
     return path, QUIET_S, QUIET_S + len(speech) / RATE
 
 
