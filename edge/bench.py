@@ -157,7 +157,7 @@ def run_bench(video: Path, cfg: Config, max_frames: int = 500, passes: int = 3) 
 
 def voice_bench(wav: Path, cfg: Config, passes: int = 3) -> dict[str, Any]:
     """The voice stage on every audio.segment_s window of `wav`, one per audio.hop_s, as the daemon runs it: VAD
-    and SNR on each, MFCC and the model on those with enough clear speech. p50 ms per segment of each kind."""
+    and SNR on each, MFCC, pitch and the model on those with enough clear speech. p50 ms per segment of each kind."""
     from edge.audio.analyser import VoiceAnalyser, VoiceStage, replay_ring
     from edge.sources.audio import AudioChunk, WavSource
 
@@ -185,7 +185,7 @@ def voice_bench(wav: Path, cfg: Config, passes: int = 3) -> dict[str, Any]:
         "segment_s": cfg.audio.segment_s,
         "segments": len(segments),
         "classified_pct": round(100.0 * len(classified) / (len(classified) + len(skipped)), 1),
-        "ms_per_classified_segment": p50(classified),  # VAD + SNR + MFCC + the model
+        "ms_per_classified_segment": p50(classified),  # VAD + SNR + MFCC + pitch + the model
         "ms_per_skipped_segment": p50(skipped),  # VAD + SNR only: no speech, or too noisy
     }
 
@@ -214,6 +214,6 @@ def format_table(result: dict[str, Any]) -> str:
     voice = result.get("voice")
     if voice:
         lines += ["", f"voice: {voice['segments']} segments of {voice['segment_s']:g} s, {voice['classified_pct']} % "
-                  f"classified: {voice['ms_per_classified_segment']} ms per classified segment (VAD, MFCC, model), "
-                  f"{voice['ms_per_skipped_segment']} ms per skipped one (p50)"]
+                  f"classified: {voice['ms_per_classified_segment']} ms per classified segment (VAD, MFCC, pitch, "
+                  f"model), {voice['ms_per_skipped_segment']} ms per skipped one (p50)"]
     return "\n".join(lines)

@@ -7,7 +7,7 @@ Headline numbers use per-speaker normalisation: each actor's voiced frames are s
 that actor's own clips in DIR (unlabelled, as the daemon learns a driver's voice during a drive);
 `without_normalisation` uses the training speakers' statistics from the manifest instead. Prints a summary, then
 as its last line one JSON object: arousal_accuracy (clips with an arousal class), uar4 (mean recall over
-neutral+calm, happy, sad, angry), per_class_recall, confusion, ms_per_second_of_audio (VAD + MFCC + inference,
+neutral+calm, happy, sad, angry), per_class_recall, confusion, ms_per_second_of_audio (VAD + MFCC + pitch + inference,
 the fastest of three passes).
 """
 
@@ -87,7 +87,7 @@ def evaluate(model_file: Path, clips: list[Clip]) -> dict[str, Any]:
     vad = VoiceActivity()
     audio = [read_audio(c.path) for c in clips]
     seconds = sum(len(a) for a in audio) / 16000
-    # timed: what the daemon does per segment (VAD, MFCC, standardising, statistics, invoke); the fastest of
+    # timed: what the daemon does per segment (VAD, MFCC, pitch, standardising, statistics, invoke); the fastest of
     # TIMING_PASSES, as another process on the machine only ever slows a pass down
     fastest = float("inf")
     for _ in range(TIMING_PASSES):

@@ -4,8 +4,8 @@
     .venv-train/bin/python tools/train_voice.py [--datasets ../shared/datasets] [--seed 7]
 
 Data: RAVDESS actors 01-12 and EmoDB train; RAVDESS actors 13-16 are the test set (card headline). Each speaker's
-voiced MFCC frames (edge.audio.voice.voiced_frames) are standardised with that speaker's own statistics, and the
-model sees segment_statistics of a whole clip (a RAVDESS clip, ~3 s, is what the daemon classifies).
+voiced frames (MFCC and pitch: edge.audio.voice.voiced_frames) are standardised with that speaker's own statistics,
+and the model sees segment_statistics of a whole clip (a RAVDESS clip, ~3 s, is what the daemon classifies).
 
 The model is a set of RBF support-vector machines (scikit-learn's SVC, the `train` extra): one for arousal (RAVDESS
 and EmoDB) and one per emotion against the rest (RAVDESS only: EmoDB lowered the four-emotion recall in

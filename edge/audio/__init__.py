@@ -1,4 +1,4 @@
-"""Cabin audio processing: voice activity and segment quality (vad.py), MFCC features (features.py).
+"""Cabin audio processing: voice activity and segment quality (vad.py), MFCC and pitch features (features.py).
 
 Everything takes mono 16 kHz int16 PCM, as the sources in edge/sources/audio.py deliver it; `pcm16` turns float
 audio (a training tool's resampled clips) into the same samples, so training and inference see identical input.

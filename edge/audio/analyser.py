@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 import time
 
-from edge.audio.features import MFCC, SpeakerNormaliser
+from edge.audio.features import FRAME_DIM, MFCC, SpeakerNormaliser
 from edge.audio.vad import VoiceActivity, assess_segment
 from edge.audio.voice import MIN_FRAMES, VoiceModel, voiced_frames
 from edge.config import AudioConfig, Config
@@ -45,7 +45,7 @@ class VoiceAnalyser:
         self.cfg = cfg
         self.model = model
         self.vad = VoiceActivity(cfg.vad_aggressiveness, frame_ms=30, energy_gate_db=cfg.energy_gate_db)
-        self.speaker = SpeakerNormaliser(MFCC.dim, min_frames=math.ceil(cfg.speaker_min_s * FRAMES_PER_S))
+        self.speaker = SpeakerNormaliser(FRAME_DIM, min_frames=math.ceil(cfg.speaker_min_s * FRAMES_PER_S))
         self._learned_until = -math.inf  # end of the last segment the speaker statistics learned from
 
     def reset_speaker(self) -> None:

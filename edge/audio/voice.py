@@ -1,4 +1,5 @@
-"""Voice arousal and emotion from the voiced MFCC frames of one speech segment, with the project's int8 model.
+"""Voice arousal and emotion from the voiced frames (MFCC and pitch) of one speech segment, with the project's int8
+model.
 
 The daemon standardises each voiced frame with the driver's own statistics (edge.audio.features.SpeakerNormaliser)
 or, until those are ready, with the training speakers' (the manifest's population_mean/std); the model sees
@@ -13,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edge.audio.features import MFCC, mfcc_features
+from edge.audio.features import FRAME_DIM, MFCC, feature_description, mfcc_features, pitch_features
 from edge.audio.vad import VoiceActivity
 from edge.runtime import Model
 
@@ -22,7 +23,7 @@ AROUSAL_CLASSES: tuple[str, ...] = ("low", "high")
 VOICE_EMOTIONS: tuple[str, ...] = ("neutral", "happy", "sad", "angry")
 MODEL_NAME = "voice"  # its manifest entry
 PERCENTILES = (10.0, 50.0, 90.0)
-N_STATISTICS = 6 * MFCC.dim  # mean, std, skewness and three percentiles of every coefficient
+N_STATISTICS = 6 * FRAME_DIM  # mean, std, skewness and three percentiles of every frame feature
 # Standardised frames give statistics within a few units; the clip keeps an odd segment (a cough, a click) from
 # stretching the int8 input scale.
 STAT_CLIP = 5.0
@@ -34,7 +35,8 @@ INPUT_CLIP = 4.0
 
 
 def voiced_frames(samples: np.ndarray, vad: VoiceActivity) -> np.ndarray:
-    """(n, MFCC.dim) float32 MFCC frames (mfcc_features) whose centre lies in a frame the VAD calls speech."""
+    """(n, FRAME_DIM) float32 frames whose centre lies in a frame the VAD calls speech: their MFCC (mfcc_features)
+    and pitch (pitch_features, computed for those frames only: unpitched ones are filled from the kept frames)."""
     frames = mfcc_features(samples)
     flags = vad.flags(samples)
     win = int(round(MFCC.winlen_s * MFCC.sample_rate))
@@ -43,14 +45,15 @@ def voiced_frames(samples: np.ndarray, vad: VoiceActivity) -> np.ndarray:
     keep = np.zeros(len(frames), dtype=bool)
     inside = index < len(flags)
     keep[inside] = flags[index[inside]]
-    return frames[keep]
+    kept = np.flatnonzero(keep)
+    return np.hstack((frames[kept], pitch_features(samples, kept)))
 
 
 def segment_statistics(normalised_frames: np.ndarray) -> np.ndarray:
     """(N_STATISTICS,) float32: per coefficient the mean, std, skewness and 10/50/90th percentiles, clipped."""
     x = np.asarray(normalised_frames, dtype=np.float64)
-    if x.ndim != 2 or x.shape[1] != MFCC.dim:
-        raise ValueError(f"frames of shape {x.shape}: expected (n, {MFCC.dim})")
+    if x.ndim != 2 or x.shape[1] != FRAME_DIM:
+        raise ValueError(f"frames of shape {x.shape}: expected (n, {FRAME_DIM})")
     if len(x) < MIN_FRAMES:
         raise ValueError(f"{len(x)} voiced frames: at least {MIN_FRAMES} are needed")
     mean = x.mean(axis=0)
@@ -90,7 +93,7 @@ class VoiceModel:
             raise ValueError(f"{model.path.name}: input {model.inputs[0].shape}, expected (1, {N_STATISTICS})")
         self.model = model
         self._outputs = self._output_order()
-        dim = MFCC.dim
+        dim = FRAME_DIM
         self.population_mean = np.zeros(dim) if population_mean is None else np.asarray(population_mean, np.float64)
         self.population_std = np.ones(dim) if population_std is None else np.asarray(population_std, np.float64)
         self.statistics_mean = None if statistics_mean is None else np.asarray(statistics_mean, np.float64)
@@ -114,8 +117,12 @@ class VoiceModel:
         from edge.models import manifest_path, model_path
 
         entry = tomllib.loads(manifest_path(models_dir).read_text(encoding="utf-8"))["models"][MODEL_NAME]
-        if entry.get("features") != MFCC.as_dict():
-            raise ValueError(f"{MODEL_NAME} model: trained on features {entry.get('features')}, not {MFCC.as_dict()}")
+        trained, wanted = entry.get("features"), feature_description()
+        if isinstance(trained, dict) and "pitch" not in trained:
+            raise ValueError(f"{MODEL_NAME} model: trained on MFCC frames without the pitch columns (log F0, pitched) "
+                             "that voiced_frames gives now; retrain it (tools/train_voice.py)")
+        if trained != wanted:
+            raise ValueError(f"{MODEL_NAME} model: trained on features {trained}, not {wanted}")
         model = Model(model_path(MODEL_NAME, models_dir), num_threads=num_threads, backend=backend)
         return cls.from_entry(model, entry)
 
@@ -132,7 +139,7 @@ class VoiceModel:
         return ((np.asarray(frames, np.float64) - self.population_mean) / self.population_std).astype(np.float32)
 
     def predict(self, normalised_frames: np.ndarray) -> VoiceScores:
-        """normalised_frames: voiced MFCC frames of one segment (~1-3 s), already standardised."""
+        """normalised_frames: voiced frames (voiced_frames) of one segment (~1-3 s), already standardised."""
         statistics = segment_statistics(normalised_frames)
         if self.statistics_mean is not None:
             statistics = model_input(statistics, self.statistics_mean, self.statistics_scale)

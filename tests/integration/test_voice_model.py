@@ -17,7 +17,7 @@ from edge.sources.audio import WavSource
 
 pytest.importorskip("webrtcvad", reason="webrtcvad-wheels is the optional `audio` extra: pip install '.[audio]'")
 
-from edge.audio.features import MFCC  # noqa: E402
+from edge.audio.features import FRAME_DIM  # noqa: E402
 from edge.audio.vad import VoiceActivity  # noqa: E402
 from edge.audio.voice import voiced_frames  # noqa: E402
 
@@ -50,7 +50,7 @@ def test_voiced_frames_come_from_the_speech_not_the_noise_around_it(speech: np.n
     noisy = np.clip(clean + rng.normal(0, 100, len(clean)), -32768, 32767).astype(np.int16)
     alone = voiced_frames(speech, vad)
     padded = voiced_frames(noisy, vad)
-    assert alone.shape[1] == MFCC.dim and len(alone) > 0.5 * len(speech) / RATE * 100
+    assert alone.shape[1] == FRAME_DIM and len(alone) > 0.5 * len(speech) / RATE * 100
     assert abs(len(padded) - len(alone)) <= 0.1 * len(alone)  # the 4 s of noise add next to nothing
     assert len(voiced_frames(noisy[:pad], vad)) <= 10  # noise alone: (almost) no frame
 
@@ -70,12 +70,12 @@ def held_out() -> dict:
 @pytest.mark.datasets
 @needs_ravdess
 def test_on_actors_it_never_heard(held_out: dict) -> None:
-    # models/voice.md has the numbers: arousal 88.9 %, uar4 72.7 % (short of the 90 % and 75 %); without
-    # speaker normalisation 79.8 % and 63.8 %
+    # models/voice.md has the numbers: arousal 89.9 %, uar4 72.7 % (short of the 90 % and 75 %); without
+    # speaker normalisation 77.9 % and 63.8 %
     assert held_out["n_clips"] == 240 and held_out["speaker_normalisation"] == "per_speaker"
-    assert held_out["arousal_accuracy"] >= 0.87, held_out
+    assert held_out["arousal_accuracy"] >= 0.88, held_out
     assert held_out["uar4"] >= 0.70, held_out
-    assert held_out["without_normalisation"]["arousal_accuracy"] >= 0.77, held_out
+    assert held_out["without_normalisation"]["arousal_accuracy"] >= 0.76, held_out
     assert held_out["without_normalisation"]["uar4"] >= 0.61, held_out
 
 

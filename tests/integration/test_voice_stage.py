@@ -125,7 +125,7 @@ def test_no_audio_is_kept_beyond_the_ring(drive_audio):
                     walk(getattr(obj, name), f"{where}.{name}", depth + 1)
 
     walk(stage, "stage")
-    big = [(where, a.shape) for where, a in arrays if a.size > 4 * 39 * 39]  # statistics are 39-dim vectors
+    big = [(where, a.shape) for where, a in arrays if a.size > 4 * 41 * 41]  # statistics are 41-dim vectors
     assert big == [], f"audio-sized arrays held outside the ring: {big}"
 
 

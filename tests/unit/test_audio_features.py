@@ -1,4 +1,5 @@
-"""MFCC / log-mel features: shapes, the Hamming window really applied, determinism; the per-speaker normaliser."""
+"""MFCC / log-mel / pitch features: shapes, the Hamming window really applied, F0 of known tones, determinism; the
+per-speaker normaliser."""
 
 from __future__ import annotations
 
@@ -7,7 +8,17 @@ import pytest
 import python_speech_features as psf
 
 from edge.audio import pcm16
-from edge.audio.features import MFCC, SpeakerNormaliser, logmel_features, mfcc_features
+from edge.audio.features import (
+    FRAME_DIM,
+    MFCC,
+    PITCH,
+    SpeakerNormaliser,
+    feature_description,
+    logmel_features,
+    mfcc_features,
+    pitch_features,
+    pitch_track,
+)
 
 
 @pytest.fixture
@@ -99,3 +110,55 @@ def test_speaker_normaliser_edges() -> None:
         norm.update(np.ones((4, 39)))
     norm.reset()
     assert norm.count == 0 and not norm.ready
+
+
+def _pulses(f0: np.ndarray | float, seconds: float = 1.0) -> np.ndarray:
+    """A glottal-like buzz: a sawtooth at f0 (Hz, per sample or constant) through a resonance, int16."""
+    n = int(seconds * 16000)
+    phase = np.cumsum(np.broadcast_to(np.asarray(f0, dtype=np.float64), (n,))) / 16000
+    saw = (phase % 1.0) - 0.5
+    return np.round(6000 * np.convolve(saw, np.exp(-np.arange(40) / 8.0) / 4, mode="same")).astype(np.int16)
+
+
+@pytest.mark.parametrize("f0", [65.0, 100.0, 140.0, 220.0, 310.0, 390.0])
+def test_pitch_of_a_steady_buzz(f0: float) -> None:
+    log_f0, strength = pitch_track(_pulses(f0))
+    assert len(log_f0) == len(mfcc_features(_pulses(f0))) == 99
+    inner = slice(3, -3)  # the first and last windows reach past the audio
+    assert np.median(np.abs(np.exp(log_f0[inner]) / f0 - 1)) < 0.01
+    assert (strength[inner] >= PITCH.voicing_threshold).all()
+
+
+def test_pitch_follows_a_glide_and_ignores_noise_and_silence() -> None:
+    glide = np.linspace(120, 240, 16000)  # one octave up in a second
+    log_f0, _ = pitch_track(_pulses(glide))
+    expected = np.log(glide[np.minimum(np.arange(99) * 160 + 200, 15999)])
+    assert np.median(np.abs(log_f0[3:-3] - expected[3:-3])) < 0.02
+    noise = np.random.default_rng(1).normal(0, 2000, 16000).astype(np.int16)
+    assert (pitch_features(noise)[:, 1] == 0).mean() > 0.9  # white noise: (almost) never pitched
+    silent = pitch_features(np.zeros(16000, dtype=np.int16))
+    assert (silent[:, 1] == 0).all() and np.allclose(silent[:, 0], np.log(PITCH.fill_hz))
+
+
+def test_pitch_features_fill_unpitched_frames_between_pitched_ones() -> None:
+    gap = np.zeros(4000, dtype=np.int16)
+    signal = np.concatenate([_pulses(100.0, 0.5), gap, _pulses(200.0, 0.5)])  # 100 Hz, 0.25 s silence, 200 Hz
+    feats = pitch_features(signal)
+    assert feats.shape == (len(mfcc_features(signal)), 2) and feats.dtype == np.float32
+    log_f0, pitched = feats[:, 0], feats[:, 1].astype(bool)
+    assert not pitched[55:70].any() and pitched[5:40].all() and pitched[85:115].all()
+    silent = np.flatnonzero(~pitched[40:85]) + 40
+    assert np.all(np.diff(log_f0[silent]) >= 0)  # linear from log 100 up to log 200 across the gap
+    assert np.log(100) - 0.02 < log_f0[silent].min() and log_f0[silent].max() < np.log(200) + 0.02
+    # the frame indices given: the same values for those frames, the fill from those frames alone
+    some = np.arange(10, 120, 3)
+    np.testing.assert_allclose(pitch_track(signal, some)[0], pitch_track(signal)[0][some], rtol=1e-6)
+    assert pitch_features(signal, np.array([], dtype=int)).shape == (0, 2)
+
+
+def test_the_feature_description_pins_mfcc_and_pitch() -> None:
+    description = feature_description()
+    assert {k: v for k, v in description.items() if k != "pitch"} == MFCC.as_dict()
+    assert description["pitch"] == PITCH.as_dict() and PITCH.fmin_hz == 60.0 and PITCH.fmax_hz == 400.0
+    assert FRAME_DIM == MFCC.dim + PITCH.dim == 41
+    assert SpeakerNormaliser().dim == FRAME_DIM

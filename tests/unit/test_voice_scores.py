@@ -1,9 +1,11 @@
 """The committed voice model: int8, small, trained on today's feature parameters, deterministic scores."""
 
+import json
+
 import numpy as np
 import pytest
 
-from edge.audio.features import MFCC
+from edge.audio.features import FRAME_DIM, MFCC, feature_description
 from edge.audio.voice import (
     AROUSAL_CLASSES,
     INPUT_CLIP,
@@ -35,8 +37,9 @@ def test_the_model_is_full_int8_and_small(voice: VoiceModel) -> None:
 
 def test_the_manifest_pins_the_feature_parameters_and_population_statistics() -> None:
     entry = tomllib.loads(manifest_path(MODELS).read_text(encoding="utf-8"))["models"]["voice"]
-    assert entry["features"] == MFCC.as_dict()
-    assert len(entry["population_mean"]) == len(entry["population_std"]) == MFCC.dim
+    assert entry["features"] == feature_description()
+    assert entry["features"]["pitch"]["voicing_threshold"] == pytest.approx(0.6)
+    assert len(entry["population_mean"]) == len(entry["population_std"]) == FRAME_DIM
     assert min(entry["population_std"]) > 0
     assert len(entry["statistics_mean"]) == len(entry["statistics_scale"]) == N_STATISTICS
     assert min(entry["statistics_scale"]) > 0
@@ -44,7 +47,7 @@ def test_the_manifest_pins_the_feature_parameters_and_population_statistics() ->
 
 
 def test_predict_gives_probabilities_and_the_same_scores_for_the_same_frames(voice: VoiceModel) -> None:
-    frames = np.random.default_rng(0).normal(size=(200, MFCC.dim)).astype(np.float32)
+    frames = np.random.default_rng(0).normal(size=(200, FRAME_DIM)).astype(np.float32)
     first, second = voice.predict(frames), voice.predict(frames.copy())
     assert first == second
     assert set(first.arousal) == set(AROUSAL_CLASSES) and set(first.emotions) == set(VOICE_EMOTIONS)
@@ -55,15 +58,15 @@ def test_predict_gives_probabilities_and_the_same_scores_for_the_same_frames(voi
 
 def test_population_normalisation_uses_the_manifest_statistics(voice: VoiceModel) -> None:
     frames = voice.population_mean[None, :] + voice.population_std[None, :] * np.array([[0.0], [2.0]])
-    np.testing.assert_allclose(voice.normalise_population(frames), [[0.0] * MFCC.dim, [2.0] * MFCC.dim], atol=1e-5)
+    np.testing.assert_allclose(voice.normalise_population(frames), [[0.0] * FRAME_DIM, [2.0] * FRAME_DIM], atol=1e-5)
 
 
 def test_segment_statistics() -> None:
-    x = np.random.default_rng(1).normal(size=(300, MFCC.dim))
+    x = np.random.default_rng(1).normal(size=(300, FRAME_DIM))
     stats = segment_statistics(x)
     assert stats.shape == (N_STATISTICS,) and stats.dtype == np.float32
-    np.testing.assert_allclose(stats[: MFCC.dim], x.mean(axis=0), atol=1e-5)
-    np.testing.assert_allclose(stats[MFCC.dim : 2 * MFCC.dim], x.std(axis=0), atol=1e-5)
+    np.testing.assert_allclose(stats[: FRAME_DIM], x.mean(axis=0), atol=1e-5)
+    np.testing.assert_allclose(stats[FRAME_DIM : 2 * FRAME_DIM], x.std(axis=0), atol=1e-5)
     assert np.abs(segment_statistics(x * 100)).max() == STAT_CLIP  # clipped, so int8 keeps its resolution
     with pytest.raises(ValueError, match="at least"):
         segment_statistics(x[: MIN_FRAMES - 1])
@@ -81,9 +84,23 @@ def test_model_input_standardises_and_clips_into_minus_one_to_one() -> None:
     assert u[0] == 1.0 and u[1] == -1.0
 
 
+def test_a_model_trained_without_the_pitch_columns_is_refused(tmp_path) -> None:
+    """The manifest entry of a model from before pitch: MFCC parameters only. Loading it says to retrain."""
+    text = manifest_path(MODELS).read_text(encoding="utf-8")
+    entry = tomllib.loads(text)["models"]["voice"]
+    old = ", ".join(f"{k} = {json.dumps(v)}" for k, v in MFCC.as_dict().items())  # JSON scalars are TOML's too
+    start = text.index("\nfeatures = ", text.index("[models.voice]"))
+    end = text.index("\n", start + 1)
+    (tmp_path / "manifest.toml").write_text(text[:start] + f"\nfeatures = {{ {old} }}" + text[end:], encoding="utf-8")
+    assert tomllib.loads((tmp_path / "manifest.toml").read_text())["models"]["voice"]["features"] == MFCC.as_dict()
+    assert entry["features"] != MFCC.as_dict()
+    with pytest.raises(ValueError, match="without the pitch columns"):
+        VoiceModel.load(tmp_path)
+
+
 def test_the_loaded_model_standardises_its_input_as_training_did(voice: VoiceModel) -> None:
     assert voice.statistics_mean is not None and voice.statistics_scale is not None
-    frames = np.random.default_rng(2).normal(size=(150, MFCC.dim)).astype(np.float32)
+    frames = np.random.default_rng(2).normal(size=(150, FRAME_DIM)).astype(np.float32)
     expected = model_input(segment_statistics(frames), voice.statistics_mean, voice.statistics_scale)
     seen = []
     run = voice.model.run
