@@ -33,6 +33,7 @@ sys.path.insert(0, str(ROOT))
 
 import numpy as np
 from eval_voice import evaluate, score, speaker_normalised
+from tflite_int8 import convert_int8
 from voice_card import write_card_and_manifest
 from voice_data import Clip, load_emodb, load_ravdess, read_audio
 
@@ -231,12 +232,7 @@ def graph(tf, m: VoiceSVM, logits: bool = False):
 def _convert(tf, model: VoiceSVM, samples: np.ndarray, logits: bool = False) -> bytes:
     fn = graph(tf, model, logits)
     converter = tf.lite.TFLiteConverter.from_concrete_functions([fn.get_concrete_function()], fn)
-    converter.optimizations = [tf.lite.Optimize.DEFAULT]
-    converter.representative_dataset = lambda: ([u[None]] for u in samples)
-    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-    converter.inference_input_type = tf.int8
-    converter.inference_output_type = tf.int8
-    return converter.convert()
+    return convert_int8(tf, converter, samples)
 
 
 def _int8_decisions(tf, flatbuffer: bytes, model: VoiceSVM, samples: np.ndarray) -> np.ndarray:

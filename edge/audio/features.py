@@ -1,10 +1,9 @@
-"""MFCC, pitch and log-mel features for the voice model, with every parameter pinned in MFCC and PITCH below.
+"""MFCC and pitch features for the voice model, with every parameter pinned in MFCC and PITCH below.
 
 Training (tools/train_voice.py) and inference call the same functions with the same parameters; the parameters go
 into the model's manifest entry (`feature_description()`: MFCC.as_dict() with PITCH.as_dict() under "pitch") so a
 model is never fed features it was not trained on.
-python_speech_features' pitfalls, avoided here: its default window is rectangular (we pass numpy.hamming), and its
-`logfbank` takes no window at all (we take the log of `fbank` with the window instead).
+python_speech_features' pitfall, avoided here: its default window is rectangular (we pass numpy.hamming).
 """
 
 from __future__ import annotations
@@ -188,24 +187,6 @@ def pitch_features(samples: np.ndarray, frames: np.ndarray | None = None, params
     else:
         filled = np.full(len(log_f0), math.log(params.fill_hz))
     return np.stack([filled, pitched], axis=1).astype(np.float32)
-
-
-def logmel_features(samples: np.ndarray, params: MfccParams = MFCC) -> np.ndarray:
-    """(frames, nfilt) float32 log mel filterbank energies, framed exactly like mfcc_features."""
-    signal = _prepare(samples)
-    energies, _ = psf.fbank(
-        signal,
-        samplerate=params.sample_rate,
-        winlen=params.winlen_s,
-        winstep=params.winstep_s,
-        nfilt=params.nfilt,
-        nfft=params.nfft,
-        lowfreq=params.lowfreq_hz,
-        highfreq=params.highfreq_hz,
-        preemph=params.preemph,
-        winfunc=_WINDOWS[params.window],
-    )
-    return np.log(energies).astype(np.float32)  # fbank already floors zero energies at machine epsilon
 
 
 class SpeakerNormaliser:
