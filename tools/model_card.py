@@ -10,6 +10,8 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -17,16 +19,25 @@ def _toml_string(value: str) -> str:
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
+def _toml_value(value: Any) -> str:
+    """A TOML value: strings, booleans, numbers (floats to 6 significant digits), arrays of them, inline tables."""
+    if isinstance(value, str):
+        return _toml_string(value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{k} = {_toml_value(v)}" for k, v in value.items()) + " }"
+    if isinstance(value, (list, tuple, np.ndarray)):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    if isinstance(value, (float, np.floating)):
+        text = f"{float(value):.6g}"
+        return text if any(c in text for c in ".en") else text + ".0"  # stays a float: 8000.0, not 8000
+    return str(value)
+
+
 def update_manifest(name: str, fields: dict[str, Any], manifest: Path) -> None:
     """Replace (or append) the `[models.<name>]` table, leaving every other entry as it is."""
-    lines = [f"[models.{name}]"]
-    for key, value in fields.items():
-        if isinstance(value, str):
-            lines.append(f"{key} = {_toml_string(value)}")
-        elif isinstance(value, (list, tuple)):
-            lines.append(f"{key} = [" + ", ".join(_toml_string(str(v)) for v in value) + "]")
-        else:
-            lines.append(f"{key} = {value}")
+    lines = [f"[models.{name}]"] + [f"{key} = {_toml_value(value)}" for key, value in fields.items()]
     block = "\n".join(lines) + "\n"
     text = manifest.read_text(encoding="utf-8")
     pattern = re.compile(rf"^\[models\.{re.escape(name)}\]\n(?:(?!\[).*\n?)*", re.MULTILINE)

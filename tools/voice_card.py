@@ -7,27 +7,14 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from model_card import git_commit, manifest_beside, pct, shown, update_manifest
 
 from edge.audio.features import FRAME_DIM, PITCH, feature_description
 from edge.audio.voice import AROUSAL_CLASSES, N_STATISTICS, VOICE_EMOTIONS
 
 
-def _toml(value: Any) -> str:
-    if isinstance(value, bool):
-        return str(value).lower()
-    if isinstance(value, str):
-        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
-    if isinstance(value, dict):  # an inline table
-        return "{ " + ", ".join(f"{k} = {_toml(v)}" for k, v in value.items()) + " }"
-    return str(value)
-
-
-def _floats(values) -> str:
-    return "[" + ", ".join(f"{float(v):.6g}" for v in values) + "]"
-
-
-def _entry(model_file: Path, sha: str, info: dict[str, Any], m: dict[str, Any] | None) -> str:
+def _entry(model_file: Path, sha: str, info: dict[str, Any], m: dict[str, Any] | None) -> dict[str, Any]:
     ravdess, emodb = info["datasets"]
     fields: dict[str, Any] = {
         "file": model_file.name,
@@ -48,26 +35,15 @@ def _entry(model_file: Path, sha: str, info: dict[str, Any], m: dict[str, Any] |
     if m is not None:
         fields.update(test_arousal_accuracy=m["arousal_accuracy"], test_uar4=m["uar4"],
                       test_speaker_normalisation=m["speaker_normalisation"])
-    # update_manifest writes no tables or float lists: the entry is written here
-    lines = [f"{key} = [" + ", ".join(map(_toml, value)) + "]" if isinstance(value, list) else f"{key} = {_toml(value)}"
-             for key, value in fields.items()]
-    lines.append(f"population_mean = {_floats(info['population_mean'])}")
-    lines.append(f"population_std = {_floats(info['population_std'])}")
-    lines.append(f"statistics_mean = {_floats(info['statistics_mean'])}")
-    lines.append(f"statistics_scale = {_floats(info['statistics_scale'])}")
-    lines.append(f"features = {_toml(feature_description())}")
-    return "\n".join(lines)
+    for key in ("population_mean", "population_std", "statistics_mean", "statistics_scale"):
+        fields[key] = np.asarray(info[key], np.float64)
+    fields["features"] = feature_description()
+    return fields
 
 
 def write_card_and_manifest(model_file: Path, metrics: dict[str, Any] | None, **info: Any) -> None:
     sha = hashlib.sha256(model_file.read_bytes()).hexdigest()
-    manifest = manifest_beside(model_file)
-    update_manifest("voice", {"file": model_file.name}, manifest)  # make sure the table exists, then replace it
-    text = manifest.read_text(encoding="utf-8")
-    start = text.index("[models.voice]\n")
-    end = text.find("\n[", start + 1)
-    block = "[models.voice]\n" + _entry(model_file, sha, info, metrics) + "\n"
-    manifest.write_text(text[:start] + block + ("" if end < 0 else text[end:]), encoding="utf-8")
+    update_manifest("voice", _entry(model_file, sha, info, metrics), manifest_beside(model_file))
     if metrics is None:
         return
     m, cv, f = metrics, info["cv"], info["float_test"]
