@@ -70,13 +70,13 @@ def held_out() -> dict:
 @pytest.mark.datasets
 @needs_ravdess
 def test_on_actors_it_never_heard(held_out: dict) -> None:
-    # models/voice.md has the numbers: arousal 89.9 %, uar4 72.7 % (short of the 90 % and 75 %); without
-    # speaker normalisation 77.9 % and 63.8 %
+    # models/voice.md has the numbers: arousal 89.9 % (short of the 90 %), uar4 75.8 %; without speaker
+    # normalisation 78.4 % and 65.4 %
     assert held_out["n_clips"] == 240 and held_out["speaker_normalisation"] == "per_speaker"
     assert held_out["arousal_accuracy"] >= 0.88, held_out
-    assert held_out["uar4"] >= 0.70, held_out
-    assert held_out["without_normalisation"]["arousal_accuracy"] >= 0.76, held_out
-    assert held_out["without_normalisation"]["uar4"] >= 0.61, held_out
+    assert held_out["uar4"] >= 0.74, held_out
+    assert held_out["without_normalisation"]["arousal_accuracy"] >= 0.77, held_out
+    assert held_out["without_normalisation"]["uar4"] >= 0.63, held_out
 
 
 @pytest.mark.datasets
