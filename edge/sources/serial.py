@@ -401,7 +401,9 @@ class SerialSource:
                 if self._death is not None:
                     last_error += f" ({self._death})"
             elif self._failing or (not self._port_open and self._opened_t is not None):
-                state = "unavailable"  # (the second case: the port just closed and the failure is being reported)
+                state = "unavailable"
+                if not self._failing:  # the port has just closed; the reader is about to report why
+                    last_error = f"serial port {self._cfg.port!r}: closed, the reader is reopening it"
             elif not self._port_open or self._opened_t is None:
                 state = "starting"
             else:
