@@ -24,7 +24,10 @@ pytestmark = pytest.mark.skipif(not mosquitto.available(), reason="mosquitto is 
 
 
 class FakeSystemd:
-    """The receiving end of $NOTIFY_SOCKET: records every datagram with its arrival time."""
+    """The receiving end of $NOTIFY_SOCKET: records every datagram with its arrival time.
+
+    `wait_for` looks at what came after the last message it matched or `drain` returned, so two notifications
+    that arrive together (RELOADING=1 and READY=1 of a quick reload) are both found, in order."""
 
     def __init__(self, path: Path):
         self.path = path
@@ -32,9 +35,9 @@ class FakeSystemd:
         self.sock.bind(str(path))
         self.sock.settimeout(0.05)
         self.messages: list[tuple[float, str]] = []
+        self._seen = 0  # messages before this index are consumed
 
-    def drain(self, seconds: float) -> list[str]:
-        """Collect for `seconds`; returns what arrived in that time."""
+    def _receive(self, seconds: float) -> list[str]:
         got, end = [], time.monotonic() + seconds
         while time.monotonic() < end:
             try:
@@ -45,12 +48,22 @@ class FakeSystemd:
             got.append(data)
         return got
 
+    def drain(self, seconds: float) -> list[str]:
+        """Collect for `seconds`; returns what arrived in that time (and consumes everything so far)."""
+        got = self._receive(seconds)
+        self._seen = len(self.messages)
+        return got
+
     def wait_for(self, text: str, timeout: float) -> bool:
         end = time.monotonic() + timeout
-        while time.monotonic() < end:
-            if any(text in m for m in self.drain(0.1)):
-                return True
-        return False
+        while True:
+            for i in range(self._seen, len(self.messages)):
+                if text in self.messages[i][1]:
+                    self._seen = i + 1
+                    return True
+            if time.monotonic() >= end:
+                return False
+            self._receive(0.1)
 
     def close(self) -> None:
         self.sock.close()
