@@ -158,7 +158,8 @@ def run_bench(video: Path, cfg: Config, max_frames: int = 500, passes: int = 3) 
 def voice_bench(wav: Path, cfg: Config, passes: int = 3) -> dict[str, Any]:
     """The voice stage on every audio.segment_s window of `wav`, one per audio.hop_s, as the daemon runs it: VAD
     and SNR on each, MFCC, pitch and the model on those with enough clear speech. p50 ms per segment of each kind."""
-    from edge.audio.analyser import VoiceAnalyser, VoiceStage, replay_ring
+    from edge.audio.analyser import VoiceAnalyser
+    from edge.audio.voice import VoiceModel
     from edge.sources.audio import AudioChunk, WavSource
 
     samples = np.concatenate([c.samples for c in WavSource(wav)])
@@ -166,12 +167,13 @@ def voice_bench(wav: Path, cfg: Config, passes: int = 3) -> dict[str, Any]:
     size, hop = round(cfg.audio.segment_s * rate), round(cfg.audio.hop_s * rate)
     if len(samples) < size:
         raise ValueError(f"--audio {wav}: shorter than one {cfg.audio.segment_s:g} s segment")
-    stage = VoiceStage.from_config(cfg, replay_ring(cfg.audio))
+    rt = cfg.runtime
+    model = VoiceModel.load(rt.models_dir, rt.num_threads, rt.backend)
     segments = [AudioChunk(samples[i : i + size], i / rate, (i + size - 1) / rate, i)
                 for i in range(0, len(samples) - size + 1, hop)]
     classified, skipped = [], []
     for _ in range(passes):
-        analyser = VoiceAnalyser(cfg.audio, stage.analyser.model)  # a fresh driver each pass
+        analyser = VoiceAnalyser(cfg.audio, model)  # a fresh driver each pass
         for segment in segments:
             start = time.perf_counter()
             estimate = analyser.analyse(segment)

@@ -61,7 +61,7 @@ class VoiceAnalyser:
         if not quality.ok or quality.snr_db is None:
             return VoiceEstimate.unknown(segment.t_end, quality.code or "no_speech", quality.speech_fraction,
                                          quality.snr_db)
-        frames = voiced_frames(segment.samples, self.vad)
+        frames = voiced_frames(segment.samples, self.vad, quality.flags)
         if len(frames) < MIN_FRAMES:  # too few voiced frames for the model's statistics
             return VoiceEstimate.unknown(segment.t_end, "no_speech", quality.speech_fraction, quality.snr_db)
         if segment.t_start > self._learned_until:

@@ -7,7 +7,7 @@ setuptools drops `pkg_resources`. It is imported when a VoiceActivity is made, s
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -122,6 +122,8 @@ class SegmentQuality:
     speech_fraction: float
     snr_db: float | None  # None without any speech frame
     duration_s: float
+    # The VAD's speech flag of each whole frame, for the caller that goes on to use the speech (voiced_frames)
+    flags: np.ndarray = field(default_factory=lambda: np.zeros(0, bool), compare=False, repr=False)
 
 
 def assess_segment(
@@ -146,4 +148,4 @@ def assess_segment(
         reason, code = "no speech frame", "no_speech"
     elif snr < min_snr_db:
         reason, code = f"too noisy: SNR {snr:.1f} dB < {min_snr_db:.1f} dB", "noisy"
-    return SegmentQuality(reason is None, reason, code, fraction, snr, duration)
+    return SegmentQuality(reason is None, reason, code, fraction, snr, duration, flags)

@@ -34,11 +34,13 @@ MIN_FRAMES = 10  # 0.1 s of voiced frames: fewer say nothing about a voice
 INPUT_CLIP = 4.0
 
 
-def voiced_frames(samples: np.ndarray, vad: VoiceActivity) -> np.ndarray:
+def voiced_frames(samples: np.ndarray, vad: VoiceActivity, flags: np.ndarray | None = None) -> np.ndarray:
     """(n, FRAME_DIM) float32 frames whose centre lies in a frame the VAD calls speech: their MFCC (mfcc_features)
-    and pitch (pitch_features, computed for those frames only: unpitched ones are filled from the kept frames)."""
+    and pitch (pitch_features, computed for those frames only: unpitched ones are filled from the kept frames).
+    `flags`: vad.flags(samples) when the caller has them already (assess_segment's), so the VAD runs once."""
     frames = mfcc_features(samples)
-    flags = vad.flags(samples)
+    if flags is None:
+        flags = vad.flags(samples)
     win = int(round(MFCC.winlen_s * MFCC.sample_rate))
     step = int(round(MFCC.winstep_s * MFCC.sample_rate))
     index = (np.arange(len(frames)) * step + win // 2) // vad.frame_len  # the VAD frame holding each centre

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -14,11 +13,12 @@ import numpy as np
 import pytest
 
 from edge.sources.audio import WavSource
+from tests.speech import synthesise
 
 pytest.importorskip("webrtcvad", reason="webrtcvad-wheels is the optional `audio` extra: pip install '.[audio]'")
 
 from edge.audio.features import FRAME_DIM  # noqa: E402
-from edge.audio.vad import VoiceActivity  # noqa: E402
+from edge.audio.vad import VoiceActivity, assess_segment  # noqa: E402
 from edge.audio.voice import voiced_frames  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -30,14 +30,7 @@ needs_ravdess = pytest.mark.skipif(not RAVDESS.is_dir(), reason=f"RAVDESS not fo
 
 @pytest.fixture(scope="module")
 def speech(tmp_path_factory: pytest.TempPathFactory) -> np.ndarray:
-    missing = [tool for tool in ("espeak-ng", "sox") if shutil.which(tool) is None]
-    if missing:
-        pytest.skip(f"{' and '.join(missing)} not installed (apt-get install espeak-ng sox)")
-    folder = tmp_path_factory.mktemp("speech")
-    raw, wav = folder / "raw.wav", folder / "speech.wav"
-    text = "I am driving home now and I feel a little tired today."
-    subprocess.run(["espeak-ng", "-v", "en", "-s", "150", "-w", str(raw), text], check=True, capture_output=True)
-    subprocess.run(["sox", str(raw), "-r", "16000", "-c", "1", "-b", "16", str(wav)], check=True, capture_output=True)
+    wav = synthesise(tmp_path_factory.mktemp("speech"), "I am driving home now and I feel a little tired today.")
     return np.concatenate([c.samples for c in WavSource(wav)])
 
 
@@ -53,6 +46,8 @@ def test_voiced_frames_come_from_the_speech_not_the_noise_around_it(speech: np.n
     assert alone.shape[1] == FRAME_DIM and len(alone) > 0.5 * len(speech) / RATE * 100
     assert abs(len(padded) - len(alone)) <= 0.1 * len(alone)  # the 4 s of noise add next to nothing
     assert len(voiced_frames(noisy[:pad], vad)) <= 10  # noise alone: (almost) no frame
+    # The voice stage hands over the flags its quality check computed: the same frames, with one VAD pass.
+    np.testing.assert_array_equal(voiced_frames(noisy, vad, assess_segment(noisy, vad).flags), padded)
 
 
 def eval_voice(*args: str) -> subprocess.CompletedProcess:
