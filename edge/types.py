@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 EMOTION_LABELS: tuple[str, ...] = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
+STRESS_LEVELS: tuple[str, ...] = ("low", "medium", "high")  # drivedb: rest, highway, city (Healey & Picard 2005)
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +109,46 @@ class VoiceEstimate:
     @staticmethod
     def unknown(t: float, reason: str, speech_fraction: float = 0.0, snr_db: float | None = None) -> VoiceEstimate:
         return VoiceEstimate(t, speech_fraction, snr_db, 0.0, reason=reason)
+
+
+@dataclass(frozen=True, slots=True)
+class PhysioEstimate:
+    """What the physiology stage made of the last physio.window_s seconds of ECG and skin conductance.
+
+    Heart rate and HRV come from R-peaks (edge.physio.ecg), None when the ECG was unusable; `ecg_quality` in [0, 1]
+    (0 with the leads off). SCL is in the sensor's unit (µS from a Grove board, `physio.gsr_unit`), the SCR rate in
+    responses per minute; `eda_quality` in [0, 1] and `eda_flags` say why it is low ("flat", "clipped",
+    "no_contact", "gaps"). `stress` is the stress model's probabilities over STRESS_LEVELS, None until the
+    driver's baseline is complete or when neither signal is usable; `reason` then says why: "baseline" (still
+    learning the driver's resting values, `baseline_remaining_s` to go), "no_signal", "no_sensor" or "off".
+    """
+
+    t: float  # pipeline time of the window's end
+    hr_bpm: float | None
+    rmssd_ms: float | None
+    sdnn_ms: float | None
+    pnn50: float | None
+    ecg_quality: float
+    scl: float | None
+    scr_rate_per_min: float | None
+    eda_quality: float
+    eda_flags: tuple[str, ...] = ()
+    stress: dict[str, float] | None = None  # "low", "medium", "high" -> probability
+    baseline_remaining_s: float | None = None  # seconds of usable signal still needed for the driver's baseline
+    reason: str | None = None
+
+    @property
+    def quality(self) -> float:
+        """[0, 1]: the better of the two signals (the model works from either)."""
+        return max(self.ecg_quality, self.eda_quality)
+
+    @property
+    def stress_level(self) -> str:
+        return max(self.stress, key=self.stress.__getitem__) if self.stress else "unknown"
+
+    @staticmethod
+    def unknown(t: float, reason: str) -> PhysioEstimate:
+        return PhysioEstimate(t, None, None, None, None, 0.0, None, None, 0.0, reason=reason)
 
 
 @dataclass(frozen=True, slots=True)
