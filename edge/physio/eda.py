@@ -5,8 +5,8 @@ here means the same at 15 Hz (drivedb, the training data) and at 250 Hz (a CSV s
 Units are the sensor's (µS after `grove_to_microsiemens`, device mV in drivedb): the stress features divide by the
 driver's own baseline, so only thresholds relative to the level appear here.
 
-- Tonic level (SCL): the window's median. Its slope: a least-squares line through the low-passed signal.
-- Phasic responses (SCRs): peaks of the 1 Hz low-passed signal whose rise from the preceding trough within
+- Tonic level (SCL): the window's median. Its slope: a least-squares line through the smoothed signal.
+- Phasic responses (SCRs): peaks of the signal smoothed over 1 s whose rise from the preceding trough within
   SCR_MAX_RISE_S is at least SCR_MIN_RELATIVE of the level (0.5 %: 0.025 µS at 5 µS, in the usual 0.01–0.05 µS
   band). The rise is measured from the trough, so a response riding on a rising tonic level is not overstated.
 - Checks: "flat" (a stuck reading or an open circuit), "clipped" (a run of readings at one extreme: the ADC rail),
@@ -18,11 +18,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import signal
+from scipy import ndimage, signal
 
 EDA_RATE_HZ = 4.0
 MAX_GAP_S = 1.0  # resample: a longer stretch without samples stays NaN instead of being bridged
-LOWPASS_HZ = 1.0  # SCRs rise over 1-3 s; faster wiggles are electrode noise
+LOWPASS_HZ = 1.0  # SCRs rise over 1-3 s; faster wiggles are electrode noise (a 1 s moving average)
 SCR_MIN_RELATIVE = 0.005  # smallest response counted, relative to the level
 SCR_MAX_RISE_S = 5.0  # a rise slower than this is tonic drift, not a response
 FLAT_RELATIVE = 1e-4  # peak-to-peak below this share of the level: nothing is being measured
@@ -154,7 +154,7 @@ def _fill(x: np.ndarray) -> np.ndarray:
 
 
 def _lowpass(x: np.ndarray, rate: float) -> np.ndarray:
-    if rate <= 2.0 * LOWPASS_HZ or len(x) < 16:
-        return x
-    sos = signal.butter(2, LOWPASS_HZ, fs=rate, output="sos")
-    return signal.sosfiltfilt(sos, x, padlen=min(len(x) - 1, 12))
+    """A centred moving average over 1/LOWPASS_HZ: unlike a sharper filter it never overshoots, so the fast onset
+    of a response does not ring into a small false one before it."""
+    size = int(round(rate / LOWPASS_HZ))
+    return ndimage.uniform_filter1d(x, size, mode="nearest") if size > 1 else x
