@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 
 TRAIN_VENV ?= .venv-train
 
-.PHONY: demo test bench models venv clean train-venv train-eyes train-emotion train-voice system-deps
+.PHONY: demo test bench models venv clean train-venv train-eyes train-emotion train-voice train-stress system-deps
 
 venv: $(STAMP)
 
@@ -59,6 +59,11 @@ train-emotion: train-venv models
 # emodb16k; about a minute).
 train-voice: train-venv
 	$(TRAIN_VENV)/bin/python tools/train_voice.py
+
+# Retrains models/stress.tflite and rewrites its card and manifest entry (needs ../shared/datasets/drivedb; about
+# three minutes with the leave-one-driver-out cross-validation).
+train-stress: train-venv
+	$(TRAIN_VENV)/bin/python tools/train_stress.py
 
 clean:
 	rm -rf $(VENV) $(TRAIN_VENV) *.egg-info .pytest_cache

@@ -126,7 +126,7 @@ def feature_vector(w: WindowMeasures, base: Baseline) -> np.ndarray | None:
         level = b.eda.scl
         x[4] = _log_ratio(s.eda.scl, level)
         x[5] = s.eda.scl_slope / level
-        x[6] = s.eda.scr_rate
+        x[6] = math.log((s.eda.scr_rate + 1.0) / (b.eda.scr_rate + 1.0))  # + 1: a calm baseline may have none
         x[7] = s.eda.scr_amplitude / level
         floor = 1e-3 * level  # a perfectly still baseline must not turn any movement into a huge ratio
         x[8] = math.log((s.std + floor) / (b.std + floor))
