@@ -67,6 +67,13 @@ def test_replay_reports_emotion_as_a_window_over_the_drive(wolfgang_jsonl):
                                                 abs=2e-4)
 
 
+def test_replay_without_physiology_reports_it_off(wolfgang_jsonl):
+    out, _ = wolfgang_jsonl
+    payloads = [m["payload"] for m in read_jsonl(out)]
+    assert all(p["physio"]["reason"] == "off" and p["physio"]["t"] is None for p in payloads)
+    assert all(p["stress"] == {"score": None, "level": None, "sources": []} for p in payloads)
+
+
 def test_replay_is_deterministic(clip, wolfgang_jsonl, tmp_path):
     out, _ = wolfgang_jsonl
     again = tmp_path / "again.jsonl"
