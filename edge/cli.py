@@ -354,7 +354,7 @@ def cmd_record(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from edge.bench import format_table, run_bench
+    from edge.bench import format_table, physio_bench, run_bench
 
     cfg = _config(args)
     if args.video:
@@ -371,6 +371,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         cfg = with_overrides(cfg, "--threads", {"runtime": {"num_threads": args.threads}})
     try:
         result = run_bench(video, cfg, args.max_frames, args.passes)
+        result["physio"] = physio_bench(cfg, args.passes)
         if args.audio:
             from edge.bench import voice_bench
             from edge.sources.audio import AudioError
@@ -432,7 +433,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--speed", type=float, default=0.0)
     p.set_defaults(func=cmd_demo)
 
-    p = with_config(sub.add_parser("bench", help="time the vision stage on a video (and the voice stage)"))
+    p = with_config(sub.add_parser("bench", help="time the vision stage on a video, the physiology stage on a "
+                                   "synthetic sensor (and the voice stage)"))
     p.add_argument("--video", metavar="FILE", help="default: the demo clip WolfgangLanger_Pexels.mp4")
     p.add_argument("--json", metavar="OUT", help="also write the results as JSON")
     p.add_argument("--max-frames", type=int, default=500, help="frames of the video to use (held in memory)")

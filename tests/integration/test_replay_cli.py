@@ -152,6 +152,10 @@ def test_bench_writes_json(clip, tmp_path):
         row = result["stages"][stage]
         assert 0 < row["p50_ms"] <= row["p95_ms"] <= row["p99_ms"]
     assert "ms CPU per frame" in proc.stdout
+    physio = result["physio"]  # the physiology stage on a synthetic sensor, with or without the stress model
+    assert physio["estimates"] == 2 * 20 and physio["ecg_rate_hz"] == 250.0 and physio["window_s"] == 60.0
+    assert 0 < physio["ms_per_estimate"] <= physio["ms_per_estimate_p95"] and physio["ms_per_second_fed"] > 0
+    assert "physio: " in proc.stdout
 
 
 def test_bench_missing_video_is_a_usage_error(tmp_path):
