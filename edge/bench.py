@@ -192,6 +192,66 @@ def voice_bench(wav: Path, cfg: Config, passes: int = 3) -> dict[str, Any]:
     }
 
 
+def _physio_stream(seconds: float, fs: float, seed: int = 0) -> list[Any]:
+    """A sensor's samples for timing: an ECG-like train of QRS spikes and T waves at ~75 bpm with beat-to-beat
+    jitter, wander and noise, and a Grove GSR reading of ~5 µS with a response every 15 s. Shapes, not physiology:
+    enough for the detector and the EDA checks to do the work they do on a real sensor."""
+    from edge.sources.serial import PhysioSample
+
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(seconds * fs)) / fs
+    beats = 0.5 + np.cumsum(0.8 + 0.03 * rng.standard_normal(int(seconds / 0.7)))
+    ecg = 0.3 * np.sin(2 * np.pi * 0.3 * t) + 0.02 * rng.standard_normal(len(t))
+    for b in beats[beats < seconds - 0.5]:
+        near = slice(int((b - 0.2) * fs), int((b + 0.5) * fs))
+        d = t[near] - b
+        ecg[near] += np.exp(-0.5 * (d / 0.01) ** 2) + 0.3 * np.exp(-0.5 * ((d - 0.28) / 0.05) ** 2)
+    since = (t - 5.0) % 15.0  # seconds since the last response's onset
+    us = 5.0 + 0.3 * (np.exp(-since / 4.0) - np.exp(-since / 0.75)) / 0.55 * (t >= 5.0)
+    k = us * 1e-2  # the inverse of edge.physio.eda.grove_to_microsiemens at its defaults
+    gsr = (512.0 - 1024.0 * k) / (1.0 + 2.0 * k)
+    return [PhysioSample(float(a), float(e), float(g), None, False) for a, e, g in zip(t, ecg, gsr)]
+
+
+def physio_bench(cfg: Config, passes: int = 3, hops: int = 20, fs: float = 250.0) -> dict[str, Any]:
+    """The physiology stage on a synthetic fs Hz ECG + GSR stream, as the daemon runs it: fed a second at a time,
+    an estimate every physio.hop_s. Estimates are timed once the window is full; the baseline is shortened to two
+    hops, so that with a stress model they include it. p50 ms per estimate, and per second of samples fed."""
+    from edge.physio.stage import PhysioStage, load_stress_model
+
+    physio = cfg.physio.model_copy(update={"baseline_s": 2 * cfg.physio.hop_s})
+    model = load_stress_model(cfg)
+    seconds = physio.window_s + hops * physio.hop_s
+    stream = _physio_stream(seconds, fs)
+    per_second = int(fs)
+    estimate_s, feed_s = [], []
+    for _ in range(passes):
+        stage = PhysioStage(physio, model)
+        next_t = physio.hop_s
+        for start in range(0, len(stream), per_second):
+            chunk = stream[start : start + per_second]
+            began = time.perf_counter()
+            stage.feed(chunk)
+            feed_s.append(time.perf_counter() - began)
+            t = chunk[-1].t
+            if t + 0.5 / fs >= next_t:
+                next_t += physio.hop_s
+                began = time.perf_counter()
+                stage.estimate(t)
+                if t >= physio.window_s:
+                    estimate_s.append(time.perf_counter() - began)
+    return {
+        "seconds": seconds,
+        "ecg_rate_hz": fs,
+        "window_s": physio.window_s,
+        "estimates": len(estimate_s),
+        "stress_model": model is not None,
+        "ms_per_estimate": round(float(np.percentile(estimate_s, 50)) * 1000.0, 3),
+        "ms_per_estimate_p95": round(float(np.percentile(estimate_s, 95)) * 1000.0, 3),
+        "ms_per_second_fed": round(float(np.percentile(feed_s, 50)) * 1000.0, 3),
+    }
+
+
 def format_table(result: dict[str, Any]) -> str:
     w, h = result["frame_size"]
     lines = [
@@ -218,4 +278,10 @@ def format_table(result: dict[str, Any]) -> str:
         lines += ["", f"voice: {voice['segments']} segments of {voice['segment_s']:g} s, {voice['classified_pct']} % "
                   f"classified: {voice['ms_per_classified_segment']} ms per classified segment (VAD, MFCC, pitch, "
                   f"model), {voice['ms_per_skipped_segment']} ms per skipped one (p50)"]
+    physio = result.get("physio")
+    if physio:
+        model = "with" if physio["stress_model"] else "without"
+        lines += ["", f"physio: {physio['ms_per_estimate']} ms per estimate ({physio['window_s']:g} s of "
+                  f"{physio['ecg_rate_hz']:g} Hz ECG + GSR, {model} the stress model; p50, p95 "
+                  f"{physio['ms_per_estimate_p95']}), {physio['ms_per_second_fed']} ms per second of samples fed"]
     return "\n".join(lines)

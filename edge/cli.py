@@ -117,9 +117,11 @@ def _replay_one(
     label: str = "",
     progress: bool = True,
     audio_path: Path | None = None,
+    physio_path: Path | None = None,
 ) -> ReplaySummary:
     """Open the input and load the models first, so a bad path or model fails before any output is created or
-    truncated; then the sinks; then replay. Audio: `audio_path` (--audio), else the drive's audio.wav, if any."""
+    truncated; then the sinks; then replay. Audio: `audio_path` (--audio), else the drive's audio.wav, if any;
+    physiology: `physio_path` (--physio), else the drive's physio.csv, if any."""
     from edge.monitor.driver import DriverMonitor
     from edge.progress import ProgressBar
     from edge.replay import replay
@@ -131,14 +133,15 @@ def _replay_one(
         if audio_path is not None:
             cfg = with_overrides(cfg, "--audio", {"audio": {"enabled": True}})
         wav, voice = _replay_audio(audio_path, cfg)
+        samples, physio = _replay_physio(physio_path or source.physio_path, cfg)
         pipeline = VisionPipeline.from_config(cfg)
-        monitor = DriverMonitor(cfg, f"{cfg.device_id}-{_recording_id(source)}")
+        monitor = DriverMonitor(cfg, f"{cfg.device_id}-{_recording_id(source)}", physio_source=physio is not None)
         sinks = open_sinks(source)
         bar = ProgressBar(source.frame_count, label, enabled=progress)
         try:
             return replay(
                 source, pipeline, monitor, sinks, cfg.state.state_hz, speed, on_frame=lambda n, _: bar.update(n),
-                audio=wav, voice=voice,
+                audio=wav, voice=voice, physio_samples=samples, physio=physio,
             )
         finally:
             bar.close()
@@ -161,6 +164,21 @@ def _replay_audio(path: Path | None, cfg: Config) -> tuple[Any, Any]:
         return wav, VoiceStage.from_config(cfg, replay_ring(cfg.audio))
     except ImportError as err:
         raise UsageError(f"audio replay needs the audio extra: {err}") from None
+
+
+def _replay_physio(path: Path | None, cfg: Config) -> tuple[Any, Any]:
+    """The samples of a physio.csv and the physiology stage for a replay with physiology; (None, None) without."""
+    if path is None:
+        return None, None
+    from edge.physio.stage import PhysioStage
+    from edge.sources.physio_replay import read_physio_csv
+    from edge.sources.recording import RecordingError
+
+    try:
+        samples = read_physio_csv(path)
+    except RecordingError as err:
+        raise UsageError(str(err)) from None
+    return samples, PhysioStage.from_config(cfg)
 
 
 def _with_mqtt(cfg: Config, url: str | None, device_id: str | None) -> Config:
@@ -251,7 +269,9 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
     # State lines already show progress; a bar would be drawn over them on the same terminal.
     audio = Path(args.audio) if args.audio else None
-    summary = _replay_one(Path(args.path), cfg, open_sinks, args.speed, progress=not console, audio_path=audio)
+    physio = Path(args.physio) if args.physio else None
+    summary = _replay_one(Path(args.path), cfg, open_sinks, args.speed, progress=not console, audio_path=audio,
+                          physio_path=physio)
     print(f"{args.path}: {summary.line()}", file=sys.stderr)
     return EXIT_OK
 
@@ -334,7 +354,7 @@ def cmd_record(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from edge.bench import format_table, run_bench
+    from edge.bench import format_table, physio_bench, run_bench
 
     cfg = _config(args)
     if args.video:
@@ -351,6 +371,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         cfg = with_overrides(cfg, "--threads", {"runtime": {"num_threads": args.threads}})
     try:
         result = run_bench(video, cfg, args.max_frames, args.passes)
+        result["physio"] = physio_bench(cfg, args.passes)
         if args.audio:
             from edge.bench import voice_bench
             from edge.sources.audio import AudioError
@@ -393,6 +414,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device-id", help="the device id of the topics (default: device_id of the config)")
     p.add_argument("--audio", metavar="WAV", help="cabin audio for the voice stage: 16 kHz mono 16-bit WAV, first "
                    "sample at t=0 of the video (default: the drive's audio.wav, if any)")
+    p.add_argument("--physio", metavar="CSV", help="ECG/GSR samples for the physiology stage: t_s,ecg,gsr on the "
+                   "video's clock (docs/sensors.md; default: the drive's physio.csv, if any)")
     p.set_defaults(func=cmd_replay)
 
     p = with_config(sub.add_parser("run", help="the in-vehicle daemon (systemd: Type=notify, watchdog)"))
@@ -410,7 +433,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--speed", type=float, default=0.0)
     p.set_defaults(func=cmd_demo)
 
-    p = with_config(sub.add_parser("bench", help="time the vision stage on a video (and the voice stage)"))
+    p = with_config(sub.add_parser("bench", help="time the vision stage on a video, the physiology stage on a "
+                                   "synthetic sensor (and the voice stage)"))
     p.add_argument("--video", metavar="FILE", help="default: the demo clip WolfgangLanger_Pexels.mp4")
     p.add_argument("--json", metavar="OUT", help="also write the results as JSON")
     p.add_argument("--max-frames", type=int, default=500, help="frames of the video to use (held in memory)")

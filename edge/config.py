@@ -273,6 +273,29 @@ class SerialConfig(_Section):
         return self
 
 
+class PhysioConfig(_Section):
+    # The physiology stage (edge/physio/stage.py): heart rate, HRV and skin conductance over the last window_s of
+    # the serial sensor (or a drive's physio.csv), and the stress model on them relative to the driver's baseline.
+    window_s: float = Field(60.0, ge=20.0, le=300.0)  # HRV/EDA window; the stress model was trained on 60 s
+    hop_s: float = Field(5.0, gt=0.0, le=60.0)  # an estimate every hop_s (keep it under fusion.physio_max_age_s)
+    baseline_s: Seconds = 300.0  # the driver's resting values: windows within this of the first usable one
+    # What the sensor's GSR numbers are: "grove" (Seeed Grove GSR ADC readings, converted to µS), "microsiemens",
+    # or "raw" (any unit, used as it is: the model only sees ratios to the driver's own baseline).
+    gsr_unit: Literal["grove", "microsiemens", "raw"] = "grove"
+    grove_full_scale: int = Field(1024, ge=2, le=1 << 24)  # the ADC's range: 1024 for a 10-bit ADC
+    grove_open_reading: float = Field(512.0, gt=0.0)  # the reading with no skin on the electrodes (Grove trimmer)
+    min_ecg_quality: Fraction = 0.3  # ECG signal quality below this: heart rate and HRV are not reported or used
+    stress_model: bool = True  # run models/stress.tflite when the manifest has it; without it stress is unknown
+
+    @model_validator(mode="after")
+    def _consistent(self) -> PhysioConfig:
+        if self.hop_s > self.window_s:
+            raise ValueError("hop_s must be <= window_s (no signal may go unanalysed)")
+        if self.grove_open_reading >= self.grove_full_scale:
+            raise ValueError("grove_open_reading must be < grove_full_scale")
+        return self
+
+
 class AudioConfig(_Section):
     # Cabin audio for the voice model (off by default). Audio lives only in an in-memory ring of ring_s seconds:
     # it is never written to disk, logged or published; only the derived estimate leaves the process.
@@ -330,6 +353,7 @@ class Config(_Section):
     alerts: AlertsConfig = AlertsConfig()
     mqtt: MqttConfig = MqttConfig()
     serial: SerialConfig = SerialConfig()
+    physio: PhysioConfig = PhysioConfig()
     audio: AudioConfig = AudioConfig()
     recording: RecordingConfig = RecordingConfig()
     state: StateConfig = StateConfig()

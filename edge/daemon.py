@@ -3,8 +3,9 @@
 Threads: "camera" (LiveCamera: newest frame only, reopens with backoff), "audio" (MicrophoneSource, when enabled:
 PortAudio's callback fills a ring; reopens with backoff), "vision" (the worker: frame → observation → monitor →
 events and state; a 20 Hz tick while the camera is down, so "driver not visible" is never claimed for a dead camera
-and health says why; between frames it also runs the voice stage, once per audio.hop_s: ~10 ms a second does not
-need a thread of its own, and the monitor stays single-threaded), paho's network thread, and the main thread
+and health says why; between frames it also runs the voice stage, once per audio.hop_s, and the physiology stage on
+the serial sensor's samples, once per physio.hop_s: ~10 ms a second does not need a thread of its own, and the
+monitor stays single-threaded), paho's network thread, and the main thread
 (signals, watchdog, health, stats, reload). The watchdog is fed only while the vision worker makes progress: a hung
 pipeline gets the service restarted by systemd; a camera fault does not (the worker keeps ticking) and is reported in
 health instead.
@@ -28,6 +29,7 @@ from edge import sysinfo
 from edge.config import Config, ConfigError, load_config
 from edge.health import audio_component, camera_component, health_payload, serial_component, stats_payload
 from edge.monitor.driver import DriverMonitor
+from edge.physio.stage import PhysioStage
 from edge.publish import Publisher
 from edge.sinks.base import Sink
 from edge.sources.audio import MicrophoneSource
@@ -83,6 +85,8 @@ class Daemon:
         self.monitor = DriverMonitor(cfg, f"{cfg.device_id}-{secrets.token_hex(4)}")
         self.camera = LiveCamera(cfg.camera)
         self.serial = SerialSource(cfg.serial)  # without a port it starts nothing and reports "disabled"
+        # Without a port there is nothing to interpret; a missing stress model leaves stress unknown ("no_model").
+        self.physio = PhysioStage.from_config(cfg, timer=self.timer) if cfg.serial.port is not None else None
         self._build_audio()
         sinks: list[Sink] = list(self.extra_sinks)
         if cfg.mqtt.enabled:
@@ -125,9 +129,9 @@ class Daemon:
         recent: deque[float] = deque(maxlen=120)
         while not self.stop_requested.is_set():
             self._run_commands()
-            # Physiology is read but not yet interpreted (issue 8 brings ECG/EDA); draining keeps the source's
-            # buffer from overflowing.
-            self.serial.drain()
+            samples = self.serial.drain()  # every loop, so the source's buffer never overflows
+            if self.physio is not None:
+                self.physio.feed(samples)
             frame = self.camera.latest(last_index, timeout=CAMERA_DOWN_TICK_S)
             now = time.monotonic()
             if frame is not None:
@@ -149,7 +153,9 @@ class Daemon:
                 self.shared.progress += 1
                 continue
             voice = self.voice.poll(now) if self.voice is not None else None
-            state = self.monitor.step(obs, camera_ok=camera_ok, sensor_faults=self._sensor_faults(), voice=voice)
+            physio = self.physio.poll(now) if self.physio is not None else None
+            state = self.monitor.step(obs, camera_ok=camera_ok, sensor_faults=self._sensor_faults(), voice=voice,
+                                      physio=physio)
             self.publisher.driver_state(state)
             self.shared.progress += 1
 

@@ -3,7 +3,8 @@
 Time comes from the recording's own timestamps, so a replay is deterministic; `speed` only decides how long to
 wait between frames (0: not at all). A drive's audio goes into the voice stage's ring in step with the video: before
 each frame, every audio chunk that ends by the frame's time, so the voice stage sees exactly the audio a live
-daemon would have had at that moment.
+daemon would have had at that moment. Its physiology (physio.csv) goes into the physiology stage the same way:
+before each frame, every sample up to the frame's time.
 """
 
 from __future__ import annotations
@@ -20,7 +21,9 @@ from edge.vision.pipeline import VisionPipeline
 
 if TYPE_CHECKING:
     from edge.audio.analyser import VoiceStage
+    from edge.physio.stage import PhysioStage
     from edge.sources.audio_ring import AudioChunk
+    from edge.sources.serial import PhysioSample
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,11 +61,16 @@ def replay(
     clock: Callable[[], float] = time.monotonic,
     audio: Iterable[AudioChunk] | None = None,
     voice: VoiceStage | None = None,
+    physio_samples: Iterable[PhysioSample] | None = None,
+    physio: PhysioStage | None = None,
 ) -> ReplaySummary:
-    """`audio` (the drive's audio.wav as chunks on the drive clock) is fed to `voice` (its ring) as the video goes."""
+    """`audio` (the drive's audio.wav as chunks on the drive clock) is fed to `voice` (its ring) as the video goes;
+    `physio_samples` (its physio.csv, in time order) to `physio`."""
     publisher = Publisher(sinks, state_hz)
     chunks = iter(audio) if audio is not None and voice is not None else iter(())
     pending = next(chunks, None)
+    sensed = iter(physio_samples) if physio_samples is not None and physio is not None else iter(())
+    sample = next(sensed, None)
     started = clock()
     first_t: float | None = None
     last_t = 0.0
@@ -77,8 +85,15 @@ def replay(
         while pending is not None and pending.t_end <= frame.t:
             voice.ring.write(pending.samples, pending.t_end)  # type: ignore[union-attr]  # chunks only with voice
             pending = next(chunks, None)
-        estimate = voice.poll(frame.t) if voice is not None else None
-        state = monitor.step(pipeline.process(frame), voice=estimate)
+        due: list[PhysioSample] = []
+        while sample is not None and sample.t <= frame.t:
+            due.append(sample)
+            sample = next(sensed, None)
+        if physio is not None:
+            physio.feed(due)
+        heard = voice.poll(frame.t) if voice is not None else None
+        felt = physio.poll(frame.t) if physio is not None else None
+        state = monitor.step(pipeline.process(frame), voice=heard, physio=felt)
         states += publisher.driver_state(state)
         n += 1
         faces += state.obs.present

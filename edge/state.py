@@ -24,7 +24,7 @@ def _rounded(scores: dict[str, float] | None) -> dict[str, float] | None:
 def state_payload(state: DriverState) -> dict[str, Any]:
     obs, eyes, drowsy, dist, fusion = state.obs, state.eyes, state.drowsiness, state.distraction, state.fusion
     pose = obs.pose
-    emotion, voice = state.emotion, state.voice
+    emotion, voice, physio = state.emotion, state.voice, state.physio
     return {
         "v": SCHEMA_VERSION,
         "t": round(obs.t, 3),
@@ -104,5 +104,26 @@ def state_payload(state: DriverState) -> dict[str, Any]:
             "dominant": voice.dominant,
             "normalisation": voice.normalisation,
             "reason": voice.reason,
+        },
+        "physio": {
+            "t": _r(physio.t, 3) if physio.reason != "off" else None,
+            "hr_bpm": _r(physio.hr_bpm, 2),
+            "rmssd_ms": _r(physio.rmssd_ms, 2),
+            "sdnn_ms": _r(physio.sdnn_ms, 2),
+            "pnn50": _r(physio.pnn50),
+            "ecg_quality": round(physio.ecg_quality, 4),
+            "scl": _r(physio.scl),
+            "scr_rate_per_min": _r(physio.scr_rate_per_min, 2),
+            "eda_quality": round(physio.eda_quality, 4),
+            "eda_flags": list(physio.eda_flags),
+            "stress_level": physio.stress_level,
+            "stress": _rounded(physio.stress),
+            "baseline_remaining_s": _r(physio.baseline_remaining_s, 1),
+            "reason": physio.reason,
+        },
+        "stress": {
+            "score": _r(fusion.stress),
+            "level": state.stress_level,
+            "sources": list(fusion.stress_sources),
         },
     }

@@ -120,7 +120,8 @@ class PhysioEstimate:
     responses per minute; `eda_quality` in [0, 1] and `eda_flags` say why it is low ("flat", "clipped",
     "no_contact", "gaps"). `stress` is the stress model's probabilities over STRESS_LEVELS, None until the
     driver's baseline is complete or when neither signal is usable; `reason` then says why: "baseline" (still
-    learning the driver's resting values, `baseline_remaining_s` to go), "no_signal", "no_sensor" or "off".
+    learning the driver's resting values, `baseline_remaining_s` to go), "no_model" (no stress model loaded),
+    "no_signal" (samples, but neither signal usable), "no_sensor" (no sample in the window) or "off" (no source).
     """
 
     t: float  # pipeline time of the window's end

@@ -1,9 +1,9 @@
 """The driver monitor: every observation in, the driver's state and the alert events out. Pure: time comes with
 the observation, speed (when there is a source) with its own time.
 
-Order per step: eyes → drowsiness, head pose → distraction, emotion → its window, face and voice → fusion, then the
-conditions, then the alert state machine. `warning_since` is read before this step's alerts: a one-frame lag, by
-design (the "no return within 3 s of a warning" rule needs the warning to exist first).
+Order per step: eyes → drowsiness, head pose → distraction, emotion → its window, face, voice and physiology →
+fusion, then the conditions, then the alert state machine. `warning_since` is read before this step's alerts: a
+one-frame lag, by design (the "no return within 3 s of a warning" rule needs the warning to exist first).
 """
 
 from __future__ import annotations
@@ -18,8 +18,16 @@ from edge.monitor.distraction import DistractionMonitor, DistractionSample, Dist
 from edge.monitor.drowsiness import DrowsinessMonitor, DrowsinessSample, DrowsinessState
 from edge.monitor.emotion import EmotionSummary, EmotionWindow
 from edge.monitor.eyes import EyeOpenness, EyeReading
-from edge.monitor.fusion import Fusion, FusionState, ModalityEstimate, face_estimate, voice_estimate
-from edge.types import FaceObservation, VoiceEstimate
+from edge.monitor.fusion import (
+    Fusion,
+    FusionState,
+    ModalityEstimate,
+    face_estimate,
+    physio_estimate,
+    stress_level,
+    voice_estimate,
+)
+from edge.types import FaceObservation, PhysioEstimate, VoiceEstimate
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +48,8 @@ class DriverState:
     fusion: FusionState
     emotion: EmotionSummary
     voice: VoiceEstimate  # the latest voice estimate; unknown ("off") without audio
+    physio: PhysioEstimate  # the latest physiology estimate; unknown ("off") without a physiology source
+    stress_level: str | None  # fusion.stress against alerts.stress_threshold: "low", "medium", "high"; None
     events: tuple[AlertEvent, ...]  # what the alert state machine emitted in this step
     alerts: tuple[ActiveAlert, ...]  # the alerts active after this step
 
@@ -49,9 +59,11 @@ class DriverState:
 
 
 class DriverMonitor:
-    def __init__(self, cfg: Config, alert_id_prefix: str):
+    def __init__(self, cfg: Config, alert_id_prefix: str, physio_source: bool | None = None):
         """`alert_id_prefix` must differ between runs (a restart must not reuse alert ids, which subscribers
-        de-duplicate on) and be stable for a replay of one recording (so replays are reproducible)."""
+        de-duplicate on) and be stable for a replay of one recording (so replays are reproducible).
+        `physio_source`: whether physiology estimates will come (default: a serial port is configured); without,
+        the state says "off", with, "no_sensor" until the first estimate."""
         self.eyes = EyeOpenness(cfg.eyes)
         self.drowsiness = DrowsinessMonitor(cfg.drowsiness, cfg.eyes)
         self.distraction = DistractionMonitor(cfg.distraction)
@@ -62,6 +74,11 @@ class DriverMonitor:
         self._face: ModalityEstimate | None = None  # the last one: fusion itself decides when it is stale
         self._voice_modality: ModalityEstimate | None = None  # the last classified segment, for fusion
         self._voice = VoiceEstimate.unknown(0.0, "no_audio" if cfg.audio.enabled else "off")
+        self._physio_modality: ModalityEstimate | None = None  # the last classified window, for fusion
+        if physio_source is None:
+            physio_source = cfg.serial.port is not None
+        self._physio = PhysioEstimate.unknown(0.0, "no_sensor" if physio_source else "off")
+        self._stress_threshold = cfg.alerts.stress_threshold
 
     def step(
         self,
@@ -71,10 +88,11 @@ class DriverMonitor:
         speed_t: float | None = None,
         sensor_faults: tuple[str, ...] = (),
         voice: VoiceEstimate | None = None,
+        physio: PhysioEstimate | None = None,
     ) -> DriverState:
         """`sensor_faults`: other sources that are configured but not working ("serial", "audio"): monitoring
-        degraded, reported as such, never as a driver state. `voice`: a voice estimate made since the last step,
-        if any (the voice stage makes one per hop)."""
+        degraded, reported as such, never as a driver state. `voice`, `physio`: an estimate made since the last
+        step, if any (the voice and physiology stages make one per hop)."""
         t = obs.t
         eyes = self.eyes.step(obs)
         pose = obs.pose if obs.present else None
@@ -102,7 +120,11 @@ class DriverMonitor:
         if voice is not None:
             self._voice = voice
             self._voice_modality = voice_estimate(voice) or self._voice_modality
-        fusion = self.fusion.step(t, {"face": self._face, "voice": self._voice_modality})
+        if physio is not None:
+            self._physio = physio
+            self._physio_modality = physio_estimate(physio) or self._physio_modality
+        modalities = {"face": self._face, "voice": self._voice_modality, "physio": self._physio_modality}
+        fusion = self.fusion.step(t, modalities)
         conditions = self.conditions.step(
             ConditionInputs(
                 t=t,
@@ -119,7 +141,8 @@ class DriverMonitor:
         )
         events = self.alerts.step(conditions, t, speed_kmh, speed_t)
         active = tuple(ActiveAlert(a.id, a.kind, a.level, a.started_at, a.acknowledged) for a in self.alerts.active())
-        return DriverState(obs, eyes, drowsiness, distraction, fusion, emotion, self._voice, tuple(events), active)
+        return DriverState(obs, eyes, drowsiness, distraction, fusion, emotion, self._voice, self._physio,
+                           stress_level(fusion.stress, self._stress_threshold), tuple(events), active)
 
     def command(self, name: str, payload: dict[str, Any], now: float) -> dict[str, Any]:
         """A validated command (cmd/ack, cmd/calibrate) → the fields of its result on cmd/result. Not thread-safe:

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from edge.config import FusionConfig
-from edge.types import EmotionEstimate, VoiceEstimate
+from edge.types import EmotionEstimate, PhysioEstimate, VoiceEstimate
 
 MODALITIES: tuple[str, ...] = ("face", "voice", "physio")
 
@@ -73,13 +73,33 @@ def face_estimate(emotion: EmotionEstimate, quality: float) -> ModalityEstimate:
 def voice_estimate(voice: VoiceEstimate) -> ModalityEstimate | None:
     """The "voice" modality from a classified segment (None for an unknown one: it does not vote).
 
-    Arousal is the model's P(high arousal). Stress is a proxy until the physiological stress model lands: vocal
-    arousal that joy does not explain, P(high) × (1 − P(happy)); an excited, laughing driver is not stressed.
+    Arousal is the model's P(high arousal). Stress is a proxy, vocal arousal that joy does not explain,
+    P(high) × (1 − P(happy)) (an excited, laughing driver is not stressed); it fuses with the physiological stress
+    model's estimate (physio_estimate), each weighted by its quality.
     """
     if voice.arousal is None:
         return None
     happy = (voice.emotions or {}).get("happy", 0.0)
     return ModalityEstimate("voice", voice.t, voice.arousal, voice.arousal * (1.0 - happy), voice.quality)
+
+
+def physio_estimate(physio: PhysioEstimate) -> ModalityEstimate | None:
+    """The "physio" modality from a window the stress model classified (None otherwise: it does not vote).
+
+    Stress is the model's P(high) (drivedb's city driving); quality the better of the ECG and EDA qualities, since
+    the model works from either. Physiology gives no arousal estimate of its own.
+    """
+    if physio.stress is None:
+        return None
+    return ModalityEstimate("physio", physio.t, None, physio.stress.get("high", 0.0), physio.quality)
+
+
+def stress_level(score: float | None, threshold: float) -> str | None:
+    """"high" at or above the alert threshold (alerts.stress_threshold), "medium" from half of it, else "low";
+    None without a score."""
+    if score is None:
+        return None
+    return "high" if score >= threshold else "medium" if score >= 0.5 * threshold else "low"
 
 
 class _Smoother:

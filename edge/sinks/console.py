@@ -15,11 +15,29 @@ def format_voice(voice: dict[str, Any] | None) -> str:
     return f"  voice: {voice['dominant']}, arousal {voice['arousal_level']} {voice['arousal']:.2f}"
 
 
+def format_physio(physio: dict[str, Any] | None) -> str:
+    """"" without a physiology source; else heart rate, skin conductance and stress, or why they are unknown."""
+    if physio is None or physio["reason"] == "off":
+        return ""
+    parts = []
+    if physio["hr_bpm"] is not None:
+        parts.append(f"HR {physio['hr_bpm']:.0f} bpm")
+    if physio["scl"] is not None:
+        parts.append(f"SCL {physio['scl']:.2f}")
+    if physio["stress"] is not None:
+        parts.append(f"stress {physio['stress_level']} {physio['stress']['high']:.2f}")
+    elif physio["reason"] == "baseline" and physio["baseline_remaining_s"] is not None:
+        parts.append(f"baseline {physio['baseline_remaining_s']:.0f} s to go")
+    else:
+        parts.append(physio["reason"].replace("_", " "))
+    return "  physio: " + ", ".join(parts)
+
+
 def format_state(p: dict[str, Any]) -> str:
     face = p["face"]
-    voice = format_voice(p.get("voice"))
+    sensed = format_voice(p.get("voice")) + format_physio(p.get("physio"))
     if not face["present"]:
-        return f"t={p['t']:7.2f}s  face: none{voice}"
+        return f"t={p['t']:7.2f}s  face: none{sensed}"
     eyes, emo, drowsy = p["eyes"], p["emotion"], p["drowsiness"]
     pose = "n/a"
     if face["yaw"] is not None:
@@ -37,7 +55,7 @@ def format_state(p: dict[str, Any]) -> str:
     return (
         f"t={p['t']:7.2f}s  face: q {face['quality']:.2f}  {pose}  "
         f"eyes: {closed} EAR L {eyes['ear_left']:.3f} R {eyes['ear_right']:.3f}{perclos}  MAR {p['mouth']['mar']:.3f}  "
-        f"{drowsy['level']}{kss} {episodes}  emotion: {emotion}{voice}"
+        f"{drowsy['level']}{kss} {episodes}  emotion: {emotion}{sensed}"
     )
 
 

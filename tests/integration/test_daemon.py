@@ -263,9 +263,9 @@ def test_record_needs_recording_enabled_and_writes_a_replayable_drive(clip, tmp_
 
 
 def test_the_serial_port_vanishes_and_comes_back(clip, tmp_path):
-    """A physiology sensor on a socat pty: its port disappears (cable, USB reset) while dms runs. Health says so,
-    the watchdog keeps being fed, monitoring is reported degraded (never a driver state), and the sensor is back
-    when the port is."""
+    """A physiology sensor on a socat pty: its samples reach the physiology stage, whose estimates are in the
+    state. Its port disappears (cable, USB reset) while dms runs. Health says so, the watchdog keeps being fed,
+    monitoring is reported degraded (never a driver state), and the sensor is back when the port is."""
     import shutil
     import threading
 
@@ -303,6 +303,13 @@ def test_the_serial_port_vanishes_and_comes_back(clip, tmp_path):
     try:
         assert notify.wait_for("READY=1", timeout=30)
         assert sub.wait_for(lambda m: serial_state() == "ok", timeout=15)
+
+        def physio_estimated(messages) -> bool:  # noqa: ANN001
+            # the sensor sends a ramp, not an ECG: an estimate that finds no heart beat (physio.hop_s after start)
+            return any(json.loads(p)["physio"]["reason"] in ("no_signal", "baseline")
+                       for p in sub.on("dms/cab-7/state"))
+
+        assert sub.wait_for(physio_estimated, timeout=15)
         pty.stop()  # the port is gone
         assert sub.wait_for(lambda m: serial_state() == "unavailable", timeout=15)
         assert sum("WATCHDOG=1" in m for m in notify.drain(1.0)) >= 3  # vision goes on: no restart

@@ -67,6 +67,13 @@ def test_replay_reports_emotion_as_a_window_over_the_drive(wolfgang_jsonl):
                                                 abs=2e-4)
 
 
+def test_replay_without_physiology_reports_it_off(wolfgang_jsonl):
+    out, _ = wolfgang_jsonl
+    payloads = [m["payload"] for m in read_jsonl(out)]
+    assert all(p["physio"]["reason"] == "off" and p["physio"]["t"] is None for p in payloads)
+    assert all(p["stress"] == {"score": None, "level": None, "sources": []} for p in payloads)
+
+
 def test_replay_is_deterministic(clip, wolfgang_jsonl, tmp_path):
     out, _ = wolfgang_jsonl
     again = tmp_path / "again.jsonl"
@@ -145,6 +152,10 @@ def test_bench_writes_json(clip, tmp_path):
         row = result["stages"][stage]
         assert 0 < row["p50_ms"] <= row["p95_ms"] <= row["p99_ms"]
     assert "ms CPU per frame" in proc.stdout
+    physio = result["physio"]  # the physiology stage on a synthetic sensor, with or without the stress model
+    assert physio["estimates"] == 2 * 20 and physio["ecg_rate_hz"] == 250.0 and physio["window_s"] == 60.0
+    assert 0 < physio["ms_per_estimate"] <= physio["ms_per_estimate_p95"] and physio["ms_per_second_fed"] > 0
+    assert "physio: " in proc.stdout
 
 
 def test_bench_missing_video_is_a_usage_error(tmp_path):

@@ -52,6 +52,13 @@ def test_every_error_is_reported_at_once():
         ({"audio": {"hop_s": 4.0}}, "audio"),  # longer than the 3 s segment: audio would go unanalysed
         ({"audio": {"ring_s": 3.5}}, "audio"),  # cannot hold a segment and a hop
         ({"audio": {"vad_aggressiveness": 4}}, "audio.vad_aggressiveness"),
+        ({"physio": {"gsr_unit": "kohm"}}, "physio.gsr_unit"),
+        ({"physio": {"window_s": 5.0}}, "physio.window_s"),  # too short for HRV
+        ({"physio": {"hop_s": 0}}, "physio.hop_s"),
+        ({"physio": {"hop_s": 30.0, "window_s": 20.0}}, "physio"),  # samples would go unanalysed
+        ({"physio": {"min_ecg_quality": 1.5}}, "physio.min_ecg_quality"),
+        ({"physio": {"grove_open_reading": 2048.0}}, "physio"),  # beyond the ADC's range
+        ({"physio": {"stress_model": "yes"}}, "physio.stress_model"),
     ],
 )
 def test_strict_values(data, key):
@@ -62,6 +69,16 @@ def test_audio_device_by_name_or_index():
     assert config_from_dict({"audio": {"device": "USB"}}).audio.device == "USB"
     assert config_from_dict({"audio": {"device": 2}}).audio.device == 2
     assert config_from_dict({}).audio.enabled is False  # privacy: audio only when asked for
+
+
+def test_physio_defaults_and_a_bad_gsr_unit_names_its_key():
+    physio = Config().physio
+    assert (physio.window_s, physio.hop_s, physio.baseline_s) == (60.0, 5.0, 300.0)
+    assert physio.gsr_unit == "grove" and physio.grove_full_scale == 1024 and physio.grove_open_reading == 512.0
+    assert physio.min_ecg_quality == 0.3 and physio.stress_model is True
+    (problem,) = _problems({"physio": {"gsr_unit": "uS"}})
+    assert problem.startswith("physio.gsr_unit: ") and "'grove'" in problem and "'uS'" in problem
+    assert config_from_dict({"physio": {"gsr_unit": "raw", "baseline_s": 120}}).physio.baseline_s == 120.0
 
 
 def test_camera_index_may_be_an_integer():

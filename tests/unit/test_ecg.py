@@ -4,50 +4,7 @@ import numpy as np
 import pytest
 
 from edge.physio.ecg import Hrv, detect_r_peaks, hrv, nn_intervals, signal_quality
-
-FS = 250.0
-
-
-def beat_times(duration_s: float, mean_rr: float = 0.8, seed: int = 0) -> np.ndarray:
-    """R times from 0.5 s to duration - 0.5 s: respiratory sinus arrhythmia (±6 %) plus ±3 % random jitter."""
-    rng = np.random.default_rng(seed)
-    times = [0.5]
-    while True:
-        rr = mean_rr * (1 + 0.06 * np.sin(2 * np.pi * times[-1] / 4.0) + 0.03 * rng.uniform(-1, 1))
-        if times[-1] + rr > duration_s - 0.5:
-            return np.array(times)
-        times.append(times[-1] + rr)
-
-
-def synthetic_ecg(
-    beats: np.ndarray,
-    duration_s: float,
-    fs: float = FS,
-    polarity: float = 1.0,
-    t_height: float = 0.35,
-    t_width: float = 0.05,
-    noise: float = 0.02,
-    seed: int = 1,
-) -> np.ndarray:
-    """Sums of Gaussians per beat (P, Q, R of height 1 at the beat time, S, T 280 ms after R), times `polarity`, plus
-    0.3 Hz and 0.05 Hz baseline wander and white noise (sd `noise`)."""
-    t = np.arange(int(duration_s * fs)) / fs
-    x = np.zeros_like(t)
-    # (offset from R in s, width in s, height): P, Q, R, S, T
-    waves = (
-        (-0.16, 0.025, 0.12),
-        (-0.025, 0.008, -0.12),
-        (0.0, 0.01, 1.0),
-        (0.03, 0.01, -0.25),
-        (0.28, t_width, t_height),
-    )
-    for b in beats:
-        near = slice(max(0, int((b - 0.5) * fs)), int((b + 0.6) * fs))
-        for offset, width, height in waves:
-            x[near] += height * np.exp(-0.5 * ((t[near] - b - offset) / width) ** 2)
-    x *= polarity
-    rng = np.random.default_rng(seed)
-    return x + 0.3 * np.sin(2 * np.pi * 0.3 * t) + 0.5 * np.sin(2 * np.pi * 0.05 * t) + noise * rng.normal(size=len(t))
+from tests.physio_signals import FS, beat_times, synthetic_ecg
 
 
 def assert_matches(peaks: np.ndarray, beats: np.ndarray, fs: float = FS, within_s: float = 0.02) -> None:

@@ -6,9 +6,18 @@ import math
 
 import pytest
 
-from edge.config import FusionConfig
-from edge.monitor.fusion import FACE_AROUSAL_WEIGHTS, Fusion, ModalityEstimate, face_arousal, face_estimate
-from edge.types import EMOTION_LABELS, EmotionEstimate
+from edge.config import Config, FusionConfig
+from edge.monitor.driver import DriverMonitor
+from edge.monitor.fusion import (
+    FACE_AROUSAL_WEIGHTS,
+    Fusion,
+    ModalityEstimate,
+    face_arousal,
+    face_estimate,
+    physio_estimate,
+    stress_level,
+)
+from edge.types import EMOTION_LABELS, EmotionEstimate, FaceObservation, PhysioEstimate
 
 
 def est(name: str, t: float, arousal=None, stress=None, quality=1.0) -> ModalityEstimate:
@@ -109,3 +118,38 @@ def test_face_estimate_is_a_face_modality_without_stress():
     e = face_estimate(_emotion(fear=1.0), quality=0.8)
     assert (e.name, e.t, e.stress, e.quality) == ("face", 1.0, None, 0.8)
     assert e.arousal == pytest.approx(FACE_AROUSAL_WEIGHTS["fear"])
+
+
+def _physio(t: float, high: float | None, ecg_quality: float = 0.9, eda_quality: float = 0.6) -> PhysioEstimate:
+    stress = None if high is None else {"low": (1 - high) / 2, "medium": (1 - high) / 2, "high": high}
+    return PhysioEstimate(t, 70.0, 40.0, 50.0, 0.2, ecg_quality, 5.0, 3.0, eda_quality, stress=stress,
+                          baseline_remaining_s=0.0, reason=None if stress else "baseline")
+
+
+def test_physio_estimate_is_p_high_with_the_better_signal_quality():
+    e = physio_estimate(_physio(3.0, 0.8, ecg_quality=0.4, eda_quality=0.7))
+    assert e is not None and (e.name, e.t, e.arousal, e.stress, e.quality) == ("physio", 3.0, None, 0.8, 0.7)
+    assert physio_estimate(_physio(3.0, None)) is None  # not classified: it does not vote
+    assert physio_estimate(PhysioEstimate.unknown(3.0, "no_sensor")) is None
+
+
+def test_the_monitor_fuses_physio_and_leaves_a_stale_estimate_out():
+    monitor = DriverMonitor(Config(), "test", physio_source=True)
+    first = monitor.step(FaceObservation.absent(0.5, 1))
+    assert first.physio.reason == "no_sensor" and "physio" in first.fusion.missing
+    state = monitor.step(FaceObservation.absent(5.0, 2), physio=_physio(5.0, 0.8))
+    assert state.fusion.stress == pytest.approx(0.8) and state.fusion.stress_sources == ("physio",)
+    assert state.stress_level == "high" and state.physio.stress_level == "high"
+    # a window the model could not classify keeps the last classified one until it is stale
+    state = monitor.step(FaceObservation.absent(10.0, 3), physio=_physio(10.0, None))
+    assert state.physio.reason == "baseline" and state.fusion.stress_sources == ("physio",)
+    late = 5.0 + Config().fusion.physio_max_age_s + 0.5
+    state = monitor.step(FaceObservation.absent(late, 4))
+    assert state.fusion.stress is None and state.fusion.stale == ("physio",) and state.stress_level is None
+    assert DriverMonitor(Config(), "test").step(FaceObservation.absent(0.5, 1)).physio.reason == "off"
+
+
+@pytest.mark.parametrize("score, level", [(None, None), (0.0, "low"), (0.34, "low"), (0.35, "medium"),
+                                          (0.69, "medium"), (0.7, "high"), (1.0, "high")])
+def test_stress_level_against_the_alert_threshold(score, level):
+    assert stress_level(score, 0.7) == level

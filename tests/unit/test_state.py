@@ -9,7 +9,7 @@ from edge.config import Config
 from edge.monitor.driver import DriverMonitor
 from edge.rate import RateGate
 from edge.state import state_payload
-from edge.types import EmotionEstimate, EyeCropState, FaceObservation, HeadPose, VoiceEstimate
+from edge.types import EmotionEstimate, EyeCropState, FaceObservation, HeadPose, PhysioEstimate, VoiceEstimate
 
 SCHEMA = json.loads((Path(__file__).resolve().parents[2] / "docs" / "schemas" / "state.json").read_text())
 
@@ -96,3 +96,39 @@ def test_voice_is_off_without_audio_and_reported_with_it():
     late = 2.0 + Config().fusion.voice_max_age_s + 0.5
     p = state_payload(monitor.step(FaceObservation.absent(late, 400)))
     assert p["fusion"]["sources"] == [] and p["fusion"]["stale"] == ["voice"]
+
+
+def test_physio_and_stress_in_the_payload():
+    p = state_payload(DriverMonitor(Config(), "test").step(FaceObservation.absent(1.0, 30)))
+    jsonschema.validate(p, SCHEMA)
+    assert p["physio"]["reason"] == "off" and p["physio"]["t"] is None and p["physio"]["stress_level"] == "unknown"
+    assert p["stress"] == {"score": None, "level": None, "sources": []}
+
+    monitor = DriverMonitor(Config(), "test", physio_source=True)
+    p = state_payload(monitor.step(FaceObservation.absent(1.0, 30)))
+    jsonschema.validate(p, SCHEMA)
+    assert p["physio"]["reason"] == "no_sensor" and p["physio"]["hr_bpm"] is None and p["physio"]["stress"] is None
+
+    learning = PhysioEstimate(5.0, 72.123, 41.0, 52.0, 0.21, 0.93, 5.12345, 3.0, 0.0, eda_flags=("flat",),
+                              baseline_remaining_s=120.04, reason="baseline")
+    p = state_payload(monitor.step(FaceObservation.absent(5.1, 33), physio=learning))
+    jsonschema.validate(p, SCHEMA)
+    physio = p["physio"]
+    assert physio["hr_bpm"] == 72.12 and physio["scl"] == 5.1235 and physio["eda_flags"] == ["flat"]
+    assert physio["reason"] == "baseline" and physio["baseline_remaining_s"] == 120.0 and physio["stress"] is None
+    assert p["stress"]["score"] is None  # a window the model did not classify does not vote
+
+    stressed = PhysioEstimate(10.0, 95.0, 20.0, 30.0, 0.05, 0.9, 7.0, 9.0, 0.95, stress={"low": 0.1, "medium": 0.2,
+                              "high": 0.7}, baseline_remaining_s=0.0)
+    p = state_payload(monitor.step(FaceObservation.absent(10.1, 36), physio=stressed))
+    jsonschema.validate(p, SCHEMA)
+    assert p["physio"]["stress_level"] == "high" and p["physio"]["stress"]["high"] == 0.7
+    assert p["stress"] == {"score": 0.7, "level": "high", "sources": ["physio"]}
+    assert p["fusion"]["stress"] == p["stress"]["score"] and p["fusion"]["sources"] == ["physio"]
+
+    # the voice proxy fuses with it, each weighted by its quality
+    heard = VoiceEstimate(10.2, 0.7, 24.0, 0.5, arousal=0.5, emotions={"neutral": 1.0, "happy": 0.0, "sad": 0.0,
+                          "angry": 0.0}, normalisation="speaker")
+    p = state_payload(monitor.step(FaceObservation.absent(10.2, 37), voice=heard, physio=None))
+    jsonschema.validate(p, SCHEMA)
+    assert p["stress"]["sources"] == ["voice", "physio"] and p["stress"]["level"] == "medium"
