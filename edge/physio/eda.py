@@ -9,7 +9,7 @@ driver's own baseline, so only thresholds relative to the level appear here.
 - Phasic responses (SCRs): peaks of the signal smoothed over 1 s whose rise from the preceding trough within
   SCR_MAX_RISE_S is at least SCR_MIN_RELATIVE of the level (0.5 %: 0.025 µS at 5 µS, in the usual 0.01–0.05 µS
   band). The rise is measured from the trough, so a response riding on a rising tonic level is not overstated.
-- Checks: "flat" (a stuck reading or an open circuit), "clipped" (a run of readings at one extreme: the ADC rail),
+- Checks: "flat" (a stuck reading or an open circuit), "clipped" (readings at the ADC's rails, when known),
   "no_contact" (a level at or below zero), "gaps" (less than MIN_COVERAGE of the window has samples).
 """
 
@@ -26,7 +26,7 @@ LOWPASS_HZ = 1.0  # SCRs rise over 1-3 s; faster wiggles are electrode noise (a 
 SCR_MIN_RELATIVE = 0.005  # smallest response counted, relative to the level
 SCR_MAX_RISE_S = 5.0  # a rise slower than this is tonic drift, not a response
 FLAT_RELATIVE = 1e-4  # peak-to-peak below this share of the level: nothing is being measured
-CLIPPED_SHARE = 0.05  # this share of raw readings exactly at the window's max or min: the ADC rail
+CLIPPED_SHARE = 0.05  # this share of raw readings at the ADC's rails: the signal is cut off
 MIN_COVERAGE = 0.5
 GROVE_FULL_SCALE = 1024  # a 10-bit ADC
 GROVE_OPEN = 512  # the reading with nothing between the electrodes, as the Grove board's trimmer is set
@@ -85,9 +85,13 @@ def resample(t: np.ndarray, x: np.ndarray, t_start: float, t_end: float, rate: f
     return out
 
 
-def eda_window(x: np.ndarray, rate: float = EDA_RATE_HZ, raw: np.ndarray | None = None) -> Eda:
-    """The window's EDA from a uniform series `x` (NaN where there were no samples). `raw` (the readings as
-    received, before resampling) is checked for clipping; without it the resampled series is."""
+def eda_window(
+    x: np.ndarray, rate: float = EDA_RATE_HZ, raw: np.ndarray | None = None, rails: tuple[float, float] | None = None
+) -> Eda:
+    """The window's EDA from a uniform series `x` (NaN where there were no samples). `raw`: the readings as
+    received (before conversion and resampling), checked against the ADC's `rails` (lowest, highest reading) for
+    clipping. Without rails nothing is called clipped: a calm signal from an ADC a few counts wide sits on its
+    window's max and min most of the time, so only the rails themselves tell a cut-off signal."""
     x = np.asarray(x, dtype=np.float64)
     finite = np.isfinite(x)
     coverage = float(finite.mean()) if len(x) else 0.0
@@ -100,7 +104,7 @@ def eda_window(x: np.ndarray, rate: float = EDA_RATE_HZ, raw: np.ndarray | None 
         flags.append("no_contact")
     elif spread <= FLAT_RELATIVE * abs(level):
         flags.append("flat")
-    if _clipped(raw if raw is not None else x[finite]):
+    if rails is not None and raw is not None and _clipped(raw, rails):
         flags.append("clipped")
     smooth = _lowpass(_fill(x), rate)
     minutes = np.arange(len(x)) / rate / 60.0
@@ -135,13 +139,12 @@ def scr_amplitudes(smooth: np.ndarray, rate: float, min_amplitude: float) -> np.
     return np.asarray(out)
 
 
-def _clipped(values: np.ndarray) -> bool:
-    v = np.asarray(values, dtype=np.float64)
+def _clipped(raw: np.ndarray, rails: tuple[float, float]) -> bool:
+    v = np.asarray(raw, dtype=np.float64)
     v = v[np.isfinite(v)]
-    if len(v) < 20 or np.ptp(v) == 0.0:
+    if len(v) == 0:
         return False
-    at_rail = max(np.count_nonzero(v == v.max()), np.count_nonzero(v == v.min()))
-    return at_rail >= CLIPPED_SHARE * len(v)
+    return np.count_nonzero((v <= rails[0]) | (v >= rails[1])) >= CLIPPED_SHARE * len(v)
 
 
 def _fill(x: np.ndarray) -> np.ndarray:

@@ -176,7 +176,8 @@ class PhysioStage:
         if len(t) == 0:
             return None, None
         x = resample(t, self._conductance(raw), t0, t1, EDA_RATE_HZ)
-        eda = eda_window(x, EDA_RATE_HZ, raw=raw)
+        rails = (0.0, self.cfg.grove_full_scale - 1.0) if self.cfg.gsr_unit == "grove" else None
+        eda = eda_window(x, EDA_RATE_HZ, raw=raw, rails=rails)
         return skin_measures(eda, x), eda
 
     def _conductance(self, raw: np.ndarray) -> np.ndarray:

@@ -54,8 +54,10 @@ def test_flat_clipped_no_contact_and_gaps():
     flat = np.full(len(t), 3.0)
     assert "flat" in eda_window(resample(t, flat, 0.0, 60.0), raw=flat).flags
     _, x = window()
-    railed = np.where(t < 10.0, 1023.0, x * 100)  # ten seconds stuck at the ADC's top
-    assert "clipped" in eda_window(resample(t, railed, 0.0, 60.0), raw=railed).flags
+    railed = np.where(t < 10.0, 0.0, np.round(300 - x * 10))  # ten seconds at the ADC's bottom
+    assert "clipped" in eda_window(resample(t, railed, 0.0, 60.0), raw=railed, rails=(0.0, 1023.0)).flags
+    calm = np.round(300 - x * 20)  # integer readings a few counts wide sit on their max and min: not clipping
+    assert eda_window(resample(t, calm, 0.0, 60.0), raw=calm, rails=(0.0, 1023.0)).flags == ()
     zero = grove_to_microsiemens(np.full(len(t), 600.0))  # nobody touching the electrodes
     assert "no_contact" in eda_window(resample(t, zero, 0.0, 60.0), raw=zero).flags
     part = t < 20.0  # the sensor stopped after 20 s

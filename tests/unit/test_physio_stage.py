@@ -132,8 +132,6 @@ def test_other_gsr_units_are_used_as_sent(unit):
     assert e.scl == pytest.approx(12.0, rel=0.05)
 
 
-@pytest.mark.xfail(strict=True, reason="eda._clipped counts every reading equal to the window's max or min: "
-                   "integer ADC readings spanning a few counts hit that share without any rail")
 def test_integer_grove_readings_are_not_taken_for_clipping():
     gsr = np.round(microsiemens_to_grove(synthetic_gsr(60.0)))  # what analogRead() sends
     e = run(PhysioStage(FAST, None), samples(60.0, None, gsr), 60.0)[-1]
