@@ -13,6 +13,7 @@ that is far from its neighbours, and a single one of those dominates RMSSD.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -261,14 +262,16 @@ def _nn_mask(beat_times_s: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarr
     t = t[np.isfinite(t)]
     rr = np.diff(t)
     plausible = (rr >= NN_MIN_S) & (rr <= NN_MAX_S)
-    keep = np.zeros(len(rr), dtype=bool)
-    for i in np.flatnonzero(plausible):
-        # the median of the plausible intervals among it and its two neighbours on each side: with itself counted,
-        # a pair of bad intervals (an extra beat, an ectopic and its pause) is outvoted by the three good ones
-        lo, hi = max(0, i - NN_LOCAL_HALF), min(len(rr), i + NN_LOCAL_HALF + 1)
-        near = rr[lo:hi][plausible[lo:hi]]
-        ref = float(np.median(near))
-        keep[i] = abs(rr[i] - ref) <= NN_LOCAL_TOLERANCE * ref
+    if not plausible.any():
+        return t[1:], rr, plausible
+    # the median of the plausible intervals among it and its two neighbours on each side: with itself counted,
+    # a pair of bad intervals (an extra beat, an ectopic and its pause) is outvoted by the three good ones
+    padded = np.pad(np.where(plausible, rr, np.nan), NN_LOCAL_HALF, constant_values=np.nan)
+    near = np.lib.stride_tricks.sliding_window_view(padded, 2 * NN_LOCAL_HALF + 1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN neighbourhoods belong to implausible intervals
+        ref = np.nanmedian(near, axis=1)
+    keep = plausible & (np.abs(rr - ref) <= NN_LOCAL_TOLERANCE * ref)
     return t[1:], rr, keep
 
 

@@ -56,9 +56,17 @@ def test_a_drive_replays_its_own_physiology(drive, tmp_path):
     by_t = estimates(states)
     assert sorted(by_t) == pytest.approx([5.0, 10.0, 15.0, 20.0, 25.0, 30.0, 35.0])  # the last frame is at 39.8 s
     reasons = [by_t[t]["reason"] for t in sorted(by_t)]
-    assert "baseline" in reasons and reasons[-1] == "no_model"
-    assert reasons.index("baseline") < reasons.index("no_model")  # learning first, then (no model yet) no stress
-    assert all(p["stress"] is None and p["stress_level"] == "unknown" for p in by_t.values())
+    assert "baseline" in reasons and reasons[-1] is None
+    assert reasons.index("baseline") < reasons.index(None)  # learning the driver first, then the stress model
+    learning = [p for p in by_t.values() if p["reason"] is not None]
+    assert all(p["stress"] is None and p["stress_level"] == "unknown" for p in learning)
+    classified = [p for p in by_t.values() if p["reason"] is None]
+    assert all(sum(p["stress"].values()) == pytest.approx(1.0, abs=1e-3) for p in classified)
+    assert all(p["stress_level"] == max(p["stress"], key=p["stress"].get) for p in classified)
+    # the physiological stress reaches fusion: payload.stress rests on it from the first classified window
+    first = min(p["t"] for p in classified)
+    fused = [m["payload"]["stress"] for m in read_jsonl(out) if m["payload"]["physio"]["t"] >= first]
+    assert fused and all("physio" in s["sources"] and s["score"] is not None for s in fused)
     # heart rate of the synthetic 75 bpm once the window holds enough beats, until the leads are off
     assert by_t[20.0]["hr_bpm"] == pytest.approx(75.0, abs=2.0) and by_t[20.0]["ecg_quality"] > 0.9
     assert by_t[25.0]["hr_bpm"] == pytest.approx(75.0, abs=2.0)
