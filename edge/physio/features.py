@@ -82,18 +82,18 @@ class Baseline:
     skin: Skin | None = None
 
     def update(self, w: WindowMeasures) -> None:
+        # A modality's baseline completes when the span has passed, whether or not this window has that signal
+        # (leads that came off at the end of the span must not keep the baseline open).
+        if self.heart is None and self._heart_start is not None and w.t - self._heart_start > self.span_s:
+            self.heart = _median_heart(self._heart)
+        if self.skin is None and self._skin_start is not None and w.t - self._skin_start > self.span_s:
+            self.skin = _median_skin(self._skin)
         if w.heart is not None and self.heart is None:
             self._heart_start = w.t if self._heart_start is None else self._heart_start
-            if w.t - self._heart_start <= self.span_s:
-                self._heart.append(w.heart)
-            else:
-                self.heart = _median_heart(self._heart)
+            self._heart.append(w.heart)
         if w.skin is not None and self.skin is None:
             self._skin_start = w.t if self._skin_start is None else self._skin_start
-            if w.t - self._skin_start <= self.span_s:
-                self._skin.append(w.skin)
-            else:
-                self.skin = _median_skin(self._skin)
+            self._skin.append(w.skin)
 
     def remaining_s(self, t: float) -> float | None:
         """Seconds until the baseline of the modalities seen so far is complete; None before any usable window."""

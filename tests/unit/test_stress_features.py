@@ -51,6 +51,14 @@ def test_baseline_completes_after_its_span_and_then_stays():
     assert base.heart.hr_bpm == pytest.approx(60.0) and base.skin.eda.scl == pytest.approx(4.0)
 
 
+def test_baseline_completes_when_a_signal_is_lost_at_the_end_of_its_span():
+    base = Baseline(span_s=100.0)
+    fed(base, 60.0, 150.0)
+    fed(base, 155.0, 175.0, heart=None)  # the ECG leads come off before the span is over
+    assert base.heart is not None and base.heart.hr_bpm == pytest.approx(60.0)
+    assert base.remaining_s(175.0) == 0.0
+
+
 def test_baseline_median_ignores_a_few_odd_windows():
     base = Baseline(span_s=100.0)
     for i, t in enumerate(np.arange(60.0, 170.0, 5.0)):
