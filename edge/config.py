@@ -358,6 +358,14 @@ class Config(_Section):
     recording: RecordingConfig = RecordingConfig()
     state: StateConfig = StateConfig()
 
+    @model_validator(mode="after")
+    def _estimates_arrive_before_they_go_stale(self) -> Config:
+        if self.physio.hop_s >= self.fusion.physio_max_age_s:
+            raise ValueError(f"physio.hop_s ({self.physio.hop_s}) must be < fusion.physio_max_age_s "
+                             f"({self.fusion.physio_max_age_s}), or every physiology estimate goes stale before "
+                             "the next one")
+        return self
+
 
 class ConfigError(Exception):
     """A config that cannot be used. `problems` holds one line per error, each naming its key path."""

@@ -79,6 +79,9 @@ def test_physio_defaults_and_a_bad_gsr_unit_names_its_key():
     (problem,) = _problems({"physio": {"gsr_unit": "uS"}})
     assert problem.startswith("physio.gsr_unit: ") and "'grove'" in problem and "'uS'" in problem
     assert config_from_dict({"physio": {"gsr_unit": "raw", "baseline_s": 120}}).physio.baseline_s == 120.0
+    (problem,) = _problems({"physio": {"hop_s": 15.0, "window_s": 60.0}})  # fusion.physio_max_age_s is 10 s
+    assert "physio.hop_s" in problem and "fusion.physio_max_age_s" in problem
+    assert config_from_dict({"physio": {"hop_s": 15.0}, "fusion": {"physio_max_age_s": 20.0}}).physio.hop_s == 15.0
 
 
 def test_camera_index_may_be_an_integer():
