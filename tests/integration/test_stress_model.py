@@ -32,8 +32,8 @@ def test_held_out_drivers():
     m = json.loads(proc.stdout.strip().splitlines()[-1])
     assert m["drives"] == ["drive11", "drive12", "drive13"] and set(m["per_drive"]) == set(m["drives"])
     assert m["n"] == sum(map(sum, m["confusion"])) > 2000
-    # just under the measured 74.0 / 73.1 / 92.3 % (models/stress.md)
-    assert m["accuracy"] >= 0.73 and m["balanced_accuracy"] >= 0.72 and m["binary_accuracy"] >= 0.91
+    # just under the measured 74.8 / 72.8 / 91.8 % (models/stress.md)
+    assert m["accuracy"] >= 0.74 and m["balanced_accuracy"] >= 0.72 and m["binary_accuracy"] >= 0.91
     assert m["smoothed"]["accuracy"] >= m["accuracy"] - 0.02
 
 
