@@ -220,7 +220,7 @@ def physio_bench(cfg: Config, passes: int = 3, hops: int = 20, fs: float = 250.0
     from edge.physio.stage import PhysioStage, load_stress_model
 
     physio = cfg.physio.model_copy(update={"baseline_s": 2 * cfg.physio.hop_s})
-    model = load_stress_model(cfg)
+    model, _ = load_stress_model(cfg)
     seconds = physio.window_s + hops * physio.hop_s
     stream = _physio_stream(seconds, fs)
     per_second = int(fs)

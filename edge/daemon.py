@@ -306,7 +306,10 @@ class Daemon:
 
     def _health(self, now: float) -> dict[str, Any]:
         h = self.camera.health()
-        models = {"state": "ok", "detail": None, "metrics": {"backend": self.pipeline.detector.model.backend}}
+        # A stress model that was wanted but did not load: the driver is monitored, physiological stress is unknown.
+        stress_problem = self.physio.model_problem if self.physio is not None else None
+        models = {"state": "degraded" if stress_problem else "ok", "detail": stress_problem,
+                  "metrics": {"backend": self.pipeline.detector.model.backend}}
         return health_payload(
             now, now - self.started, camera_component(h, self.cfg.camera.source), models, self.shared.fps, h.dropped,
             serial=serial_component(self.serial.health(), self.cfg.serial.port), config_error=self.config_error,

@@ -75,6 +75,7 @@ class PhysioStage:
         self.timer = timer or StageTimer()
         self.baseline = Baseline(span_s=self.cfg.baseline_s)
         self.dropped = 0
+        self.model_problem: str | None = None  # why there is no stress model (for health), set by from_config
         self._ecg_t: deque[float] = deque()
         self._ecg_x: deque[float] = deque()  # NaN while the leads are off
         self._gsr_t: deque[float] = deque()
@@ -189,25 +190,30 @@ class PhysioStage:
 
     @classmethod
     def from_config(cls, cfg: Config, models_dir: Path | None = None, timer: StageTimer | None = None) -> PhysioStage:
-        """The stage with the stress model when it can be loaded (load_stress_model), else without it."""
-        return cls(cfg, load_stress_model(cfg, models_dir), timer)
+        """The stage with the stress model when it can be loaded (load_stress_model), else without it and
+        `model_problem` saying why."""
+        model, problem = load_stress_model(cfg, models_dir)
+        stage = cls(cfg, model, timer)
+        stage.model_problem = problem
+        return stage
 
 
-def load_stress_model(cfg: Config, models_dir: Path | None = None) -> StressModel | None:
-    """The stress model of the manifest when physio.stress_model is on; None, logged, when it is off, when the
-    manifest has no stress entry yet, or when the model cannot be loaded: the stage then reports heart and skin
-    measures and says "no_model" where stress would be."""
+def load_stress_model(cfg: Config, models_dir: Path | None = None) -> tuple[StressModel | None, str | None]:
+    """(the stress model of the manifest, None) when physio.stress_model is on and it loads; (None, None) when it is
+    off; else (None, why), also logged. Without a model the stage reports heart and skin measures and says
+    "no_model" where stress would be."""
     if not cfg.physio.stress_model:
-        return None
+        return None, None
     from edge.models import load_manifest
 
     rt = cfg.runtime
     models_dir = models_dir or rt.models_dir
     try:
         if MODEL_NAME not in load_manifest(models_dir):
-            log.info("no %s model in %s's manifest: physiology runs without stress estimates", MODEL_NAME, models_dir)
-            return None
-        return StressModel.load(models_dir, rt.num_threads, rt.backend)
+            why = f"no {MODEL_NAME} model in {models_dir}'s manifest"
+            log.info("%s: physiology runs without stress estimates", why)
+            return None, why
+        return StressModel.load(models_dir, rt.num_threads, rt.backend), None
     except (ImportError, OSError, RuntimeError, KeyError, ValueError) as err:
         log.warning("%s model not loaded, physiology runs without stress estimates: %s", MODEL_NAME, err)
-        return None
+        return None, f"{MODEL_NAME} model not loaded: {err}"

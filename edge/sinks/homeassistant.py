@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from edge.types import STRESS_LEVELS
+
 ALERT_KINDS: tuple[str, ...] = (
     "microsleep",
     "sleep",
@@ -59,6 +61,14 @@ def discovery_payload(device_id: str, base: str, sw_version: str = "0") -> dict[
                    "{{ 'ON' if (value_json.eyes.closed_prob or 0) >= 0.5 else 'OFF' }}", icon="mdi:eye-off"),
             binary("face_present", "Face present", state,
                    "{{ 'ON' if value_json.face.present else 'OFF' }}", device_class="occupancy"),
+            sensor("heart_rate", "Heart rate",
+                   "{{ value_json.physio.hr_bpm | round(0) if value_json.physio.hr_bpm is not none else '' }}",
+                   unit_of_measurement="bpm", state_class="measurement", icon="mdi:heart-pulse"),
+            sensor("stress_level", "Stress level", "{{ value_json.stress.level or 'unknown' }}",
+                   device_class="enum", options=["unknown", *STRESS_LEVELS], icon="mdi:head-alert"),
+            sensor("stress", "Stress",
+                   "{{ (value_json.stress.score * 100) | round(0) if value_json.stress.score is not none else '' }}",
+                   unit_of_measurement="%", state_class="measurement", icon="mdi:head-alert"),
         ]
         + [
             # events are not retained: the sensor is unknown until the first event of its kind after a restart.

@@ -310,6 +310,8 @@ def test_the_serial_port_vanishes_and_comes_back(clip, tmp_path):
                        for p in sub.on("dms/cab-7/state"))
 
         assert sub.wait_for(physio_estimated, timeout=15)
+        models = json.loads(sub.on("dms/cab-7/health")[-1])["components"]["models"]
+        assert models["state"] == "ok" and models["detail"] is None  # the stress model loaded
         pty.stop()  # the port is gone
         assert sub.wait_for(lambda m: serial_state() == "unavailable", timeout=15)
         assert sum("WATCHDOG=1" in m for m in notify.drain(1.0)) >= 3  # vision goes on: no restart

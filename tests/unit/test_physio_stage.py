@@ -226,11 +226,12 @@ def test_without_a_stress_entry_in_the_manifest_the_stage_runs_without_a_model(t
     (tmp_path / "manifest.toml").write_text('[models.other]\nfile = "x.tflite"\nsha256 = "00"\n')
     cfg = Config()
     with caplog.at_level(logging.INFO, logger="edge.physio"):
-        assert load_stress_model(cfg, tmp_path) is None
-    assert "no stress model" in caplog.text
-    assert PhysioStage.from_config(cfg, tmp_path).model is None
+        model, problem = load_stress_model(cfg, tmp_path)
+    assert model is None and "no stress model" in problem and "no stress model" in caplog.text
+    stage = PhysioStage.from_config(cfg, tmp_path)
+    assert stage.model is None and stage.model_problem == problem
     off = Config.model_validate({"physio": {"stress_model": False}})
-    assert load_stress_model(off, tmp_path) is None
+    assert load_stress_model(off, tmp_path) == (None, None)  # turned off: nothing is wrong
 
 
 def test_a_stress_entry_without_its_file_is_logged_and_skipped(tmp_path, caplog):
@@ -239,5 +240,6 @@ def test_a_stress_entry_without_its_file_is_logged_and_skipped(tmp_path, caplog)
         "feature_scale = [1.0]\n".replace("'", '"')
     )
     with caplog.at_level(logging.WARNING, logger="edge.physio"):
-        assert load_stress_model(Config(), tmp_path) is None
+        model, problem = load_stress_model(Config(), tmp_path)
+    assert model is None and "stress model not loaded" in problem
     assert "stress model not loaded" in caplog.text and "missing" in caplog.text
