@@ -22,7 +22,7 @@ from scipy import ndimage, signal
 
 EDA_RATE_HZ = 4.0
 MAX_GAP_S = 1.0  # resample: a longer stretch without samples stays NaN instead of being bridged
-LOWPASS_HZ = 1.0  # SCRs rise over 1-3 s; faster wiggles are electrode noise (a 1 s moving average)
+SMOOTH_S = 1.0  # a moving average this long: SCRs rise over 1-3 s, faster wiggles are electrode noise
 SCR_MIN_RELATIVE = 0.005  # smallest response counted, relative to the level
 SCR_MAX_RISE_S = 5.0  # a rise slower than this is tonic drift, not a response
 FLAT_RELATIVE = 1e-4  # peak-to-peak below this share of the level: nothing is being measured
@@ -106,7 +106,7 @@ def eda_window(
         flags.append("flat")
     if rails is not None and raw is not None and _clipped(raw, rails):
         flags.append("clipped")
-    smooth = _lowpass(_fill(x), rate)
+    smooth = _smooth(_fill(x), rate)
     minutes = np.arange(len(x)) / rate / 60.0
     slope = float(np.polyfit(minutes[finite], smooth[finite], 1)[0])
     amplitudes = scr_amplitudes(smooth, rate, SCR_MIN_RELATIVE * abs(level))
@@ -122,7 +122,7 @@ def eda_window(
 
 
 def scr_amplitudes(smooth: np.ndarray, rate: float, min_amplitude: float) -> np.ndarray:
-    """Amplitudes of the phasic responses in a low-passed uniform series: each peak's rise from the lowest point
+    """Amplitudes of the phasic responses in a smoothed uniform series: each peak's rise from the lowest point
     in the SCR_MAX_RISE_S before it (and after the previous peak), kept when at least min_amplitude."""
     if len(smooth) < 3 or min_amplitude <= 0.0 or not np.isfinite(min_amplitude):
         return np.zeros(0)
@@ -156,8 +156,8 @@ def _fill(x: np.ndarray) -> np.ndarray:
     return np.interp(idx, idx[finite], x[finite])
 
 
-def _lowpass(x: np.ndarray, rate: float) -> np.ndarray:
-    """A centred moving average over 1/LOWPASS_HZ: unlike a sharper filter it never overshoots, so the fast onset
-    of a response does not ring into a small false one before it."""
-    size = int(round(rate / LOWPASS_HZ))
+def _smooth(x: np.ndarray, rate: float) -> np.ndarray:
+    """A centred moving average over SMOOTH_S: unlike a sharper low-pass it never overshoots, so the fast onset of a
+    response does not ring into a small false one before it."""
+    size = int(round(rate * SMOOTH_S))
     return ndimage.uniform_filter1d(x, size, mode="nearest") if size > 1 else x
