@@ -69,13 +69,15 @@ class PhysioStage:
     so the caller can call it as often as it likes. Nothing it is fed makes it raise.
     """
 
-    def __init__(self, cfg: Config | PhysioConfig, model: StressModel | None, timer: StageTimer | None = None):
+    def __init__(self, cfg: Config | PhysioConfig, model: StressModel | None, timer: StageTimer | None = None,
+                 model_problem: str | None = None):
+        """`model_problem`: why there is no stress model although one was wanted (for health)."""
         self.cfg = cfg.physio if isinstance(cfg, Config) else cfg
         self.model = model
         self.timer = timer or StageTimer()
         self.baseline = Baseline(span_s=self.cfg.baseline_s)
         self.dropped = 0
-        self.model_problem: str | None = None  # why there is no stress model (for health), set by from_config
+        self.model_problem = model_problem
         self._ecg_t: deque[float] = deque()
         self._ecg_x: deque[float] = deque()  # NaN while the leads are off
         self._gsr_t: deque[float] = deque()
@@ -193,9 +195,7 @@ class PhysioStage:
         """The stage with the stress model when it can be loaded (load_stress_model), else without it and
         `model_problem` saying why."""
         model, problem = load_stress_model(cfg, models_dir)
-        stage = cls(cfg, model, timer)
-        stage.model_problem = problem
-        return stage
+        return cls(cfg, model, timer, problem)
 
 
 def load_stress_model(cfg: Config, models_dir: Path | None = None) -> tuple[StressModel | None, str | None]:
