@@ -116,6 +116,7 @@ def state_payload(state: DriverState) -> dict[str, Any]:
             "scr_rate_per_min": _r(physio.scr_rate_per_min, 2),
             "eda_quality": round(physio.eda_quality, 4),
             "eda_flags": list(physio.eda_flags),
+            "quality": round(physio.quality, 4),
             "stress_level": physio.stress_level,
             "stress": _rounded(physio.stress),
             "baseline_remaining_s": _r(physio.baseline_remaining_s, 1),

@@ -115,6 +115,7 @@ def test_physio_and_stress_in_the_payload():
     jsonschema.validate(p, SCHEMA)
     physio = p["physio"]
     assert physio["hr_bpm"] == 72.12 and physio["scl"] == 5.1235 and physio["eda_flags"] == ["flat"]
+    assert physio["ecg_quality"] == 0.93 and physio["eda_quality"] == 0.0 and physio["quality"] == 0.93
     assert physio["reason"] == "baseline" and physio["baseline_remaining_s"] == 120.0 and physio["stress"] is None
     assert p["stress"]["score"] is None  # a window the model did not classify does not vote
 
