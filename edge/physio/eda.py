@@ -57,7 +57,7 @@ def grove_to_microsiemens(
     its trimmer). Conductance is 1/R; a reading at or above open_reading is no contact: 0 µS.
     """
     x = np.asarray(reading, dtype=np.float64)
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):  # absurd readings end as 0 µS, quietly
         siemens = (open_reading - x) / ((full_scale + 2.0 * x) * 1e4)
     return np.where(np.isfinite(siemens) & (siemens > 0.0), siemens * 1e6, 0.0)
 

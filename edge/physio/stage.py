@@ -37,6 +37,13 @@ MARGIN_S = 5.0  # kept beyond the window: a poll that comes late still finds its
 GAP_PERIODS = 3.0  # samples further apart than this many periods have a gap between them
 # ECG rates the detector can work with: below ~50 Hz a QRS is one or two samples; above, no sensor of ours sends.
 MIN_ECG_HZ, MAX_ECG_HZ = 50.0, 5000.0
+# No ADC count, mV or µS reaches this: a larger number is garbage that happened to parse (and would overflow the
+# filters' squares and sums into warnings and infinities).
+MAX_ABS_VALUE = 1e9
+
+
+def _plausible(x: float) -> bool:
+    return math.isfinite(x) and abs(x) <= MAX_ABS_VALUE
 
 
 def _window(times: deque[float], values: deque[float], t0: float, t1: float) -> tuple[np.ndarray, np.ndarray]:
@@ -60,13 +67,32 @@ def on_grid(t: np.ndarray, x: np.ndarray, fs: float, t0: float, t1: float) -> tu
     return values, times
 
 
+def bridge_short_gaps(x: np.ndarray, max_len: int) -> np.ndarray:
+    """NaN runs of at most max_len samples between finite ones, linearly interpolated: the detector splits the ECG
+    at every NaN, and a garbled value or a one-line leads-off blip every fraction of a second would cut it into runs
+    too short to search. Longer runs (the leads really off) stay NaN."""
+    missing = ~np.isfinite(x)
+    if not missing.any() or missing.all():
+        return x
+    edges = np.diff(np.concatenate(([0], missing.astype(np.int8), [0])))
+    starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+    short = [(a, b) for a, b in zip(starts, ends) if b - a <= max_len and a > 0 and b < len(x)]
+    if not short:
+        return x
+    out = x.copy()
+    for a, b in short:
+        out[a:b] = np.interp(np.arange(a, b), [a - 1, b], [x[a - 1], x[b]])
+    return out
+
+
 class PhysioStage:
     """Keeps the last window of ECG and skin-conductance samples and makes one PhysioEstimate per hop.
 
     `feed(samples)` takes samples in time order: one at or before the newest time already taken is dropped
-    (counted in `dropped`), as are non-finite times; a non-finite ECG value counts as a missing one (NaN), a
-    non-finite GSR value is skipped. `poll(t)` returns a new estimate once per hop_s of pipeline time, else None,
-    so the caller can call it as often as it likes. Nothing it is fed makes it raise.
+    (counted in `dropped`), as are non-finite times; an ECG value that is not finite or beyond MAX_ABS_VALUE counts
+    as a missing one (NaN; runs of up to GAP_PERIODS samples are bridged before the detector), such a GSR value is
+    skipped. `poll(t)` returns a new estimate once per hop_s of pipeline time, else None, so the caller can call it
+    as often as it likes. Nothing it is fed makes it raise.
     """
 
     def __init__(self, cfg: Config | PhysioConfig, model: StressModel | None, timer: StageTimer | None = None,
@@ -95,8 +121,8 @@ class PhysioStage:
             if s.leads_off or s.ecg is not None:
                 ecg = math.nan if s.leads_off or s.ecg is None else float(s.ecg)
                 self._ecg_t.append(t)
-                self._ecg_x.append(ecg if math.isfinite(ecg) else math.nan)
-            if s.gsr is not None and math.isfinite(s.gsr):
+                self._ecg_x.append(ecg if _plausible(ecg) else math.nan)
+            if s.gsr is not None and _plausible(s.gsr):
                 self._gsr_t.append(t)
                 self._gsr_x.append(float(s.gsr))
         oldest = self._last_t - self.cfg.window_s - MARGIN_S
@@ -167,7 +193,7 @@ class PhysioStage:
         fs = 1.0 / float(np.median(np.diff(t)))
         if not MIN_ECG_HZ <= fs <= MAX_ECG_HZ:
             return None, 0.0
-        values, times = on_grid(t, x, fs, t0, t1)
+        values, times = on_grid(t, bridge_short_gaps(x, int(GAP_PERIODS)), fs, t0, t1)
         peaks = detect_r_peaks(values, fs)
         quality = signal_quality(values, fs, peaks)
         if quality < self.cfg.min_ecg_quality:

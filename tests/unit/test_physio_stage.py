@@ -12,7 +12,7 @@ import pytest
 from edge.config import Config, PhysioConfig
 from edge.physio.ecg import hrv
 from edge.physio.features import FEATURE_NAMES
-from edge.physio.stage import PhysioStage, load_stress_model
+from edge.physio.stage import PhysioStage, bridge_short_gaps, load_stress_model
 from edge.sources.serial import PhysioSample
 from edge.types import PhysioEstimate
 from tests.physio_signals import (
@@ -213,6 +213,29 @@ def test_bad_input_never_raises():
     # duplicates are dropped: a second copy of the stream changes nothing
     stage.feed(mixed)
     assert stage.dropped == len(mixed)
+
+
+def test_short_gaps_are_bridged_long_ones_kept():
+    nan = math.nan
+    x = np.array([nan, 1.0, nan, 3.0, nan, nan, nan, 7.0, nan, nan, nan, nan, 0.0, nan])
+    y = bridge_short_gaps(x, 3)
+    assert y[1:8].tolist() == [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0]  # runs of 1 and 3 between samples: bridged
+    assert np.isnan(y[8:12]).all()  # a run of 4: the leads were off, it stays missing
+    assert np.isnan(y[0]) and np.isnan(y[13])  # nothing to bridge from at the ends
+    assert np.isnan(x[2])  # the input is left as it was
+
+
+@pytest.mark.filterwarnings("error")  # an overflow inside numpy would only warn: here it fails
+def test_absurd_values_count_as_missing_without_overflowing():
+    stream, beats = clean_stream(70.0)
+    absurd = [PhysioSample(s.t, 1e300 if i % 50 == 0 else s.ecg, -1e308 if i % 50 == 25 else s.gsr, None, False)
+              for i, s in enumerate(stream)]
+    clean, spoiled = PhysioStage(FAST, None), PhysioStage(FAST, None)
+    clean.feed(stream)
+    spoiled.feed(absurd)
+    a, b = clean.estimate(70.0), spoiled.estimate(70.0)
+    assert b.hr_bpm == pytest.approx(a.hr_bpm, abs=1.0) and b.ecg_quality > 0.8  # 2 % of samples missing
+    assert b.scl == pytest.approx(a.scl, rel=0.01) and b.eda_flags == ()
 
 
 def test_the_stage_keeps_only_the_last_window():
