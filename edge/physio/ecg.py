@@ -243,6 +243,20 @@ def detect_r_peaks(ecg: np.ndarray, fs: float) -> np.ndarray:
     return np.concatenate(found).astype(np.int64) if found else np.empty(0, dtype=np.int64)
 
 
+def bridge_short_gaps(x: np.ndarray, max_samples: int) -> np.ndarray:
+    """NaN runs of at most max_samples between finite samples, linearly interpolated. detect_r_peaks splits the ECG
+    at every NaN, so a garbled value or a one-line leads-off blip every fraction of a second would cut it into runs
+    too short to search; longer runs (the leads really off) and runs at the ends stay NaN. The input is not changed."""
+    x = np.asarray(x, dtype=np.float64)
+    short = [(a, b) for a, b in _finite_runs(~np.isfinite(x)) if b - a <= max_samples and a > 0 and b < len(x)]
+    if not short:
+        return x
+    out = x.copy()
+    for a, b in short:
+        out[a:b] = np.interp(np.arange(a, b), [a - 1, b], [x[a - 1], x[b]])
+    return out
+
+
 @dataclass(frozen=True, slots=True)
 class Hrv:
     """Time-domain HRV of one window, over its normal-to-normal intervals only."""

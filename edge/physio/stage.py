@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from edge.config import Config, PhysioConfig
-from edge.physio.ecg import detect_r_peaks, signal_quality
+from edge.physio.ecg import bridge_short_gaps, detect_r_peaks, signal_quality
 from edge.physio.eda import EDA_RATE_HZ, Eda, eda_window, grove_to_microsiemens, resample
 from edge.physio.features import Baseline, Heart, Skin, WindowMeasures, feature_vector, heart_measures, skin_measures
 from edge.physio.stress import MODEL_NAME, StressModel
@@ -65,24 +65,6 @@ def on_grid(t: np.ndarray, x: np.ndarray, fs: float, t0: float, t1: float) -> tu
     values, times = np.full(n, np.nan), np.full(n, np.nan)
     values[at], times[at] = x, t
     return values, times
-
-
-def bridge_short_gaps(x: np.ndarray, max_len: int) -> np.ndarray:
-    """NaN runs of at most max_len samples between finite ones, linearly interpolated: the detector splits the ECG
-    at every NaN, and a garbled value or a one-line leads-off blip every fraction of a second would cut it into runs
-    too short to search. Longer runs (the leads really off) stay NaN."""
-    missing = ~np.isfinite(x)
-    if not missing.any() or missing.all():
-        return x
-    edges = np.diff(np.concatenate(([0], missing.astype(np.int8), [0])))
-    starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
-    short = [(a, b) for a, b in zip(starts, ends) if b - a <= max_len and a > 0 and b < len(x)]
-    if not short:
-        return x
-    out = x.copy()
-    for a, b in short:
-        out[a:b] = np.interp(np.arange(a, b), [a - 1, b], [x[a - 1], x[b]])
-    return out
 
 
 class PhysioStage:

@@ -1,9 +1,11 @@
 """R-peak detection, NN-interval HRV and signal quality (edge/physio/ecg.py) on synthetic ECG with known beats."""
 
+import math
+
 import numpy as np
 import pytest
 
-from edge.physio.ecg import Hrv, detect_r_peaks, hrv, nn_intervals, signal_quality
+from edge.physio.ecg import Hrv, bridge_short_gaps, detect_r_peaks, hrv, nn_intervals, signal_quality
 from tests.physio_signals import FS, beat_times, synthetic_ecg
 
 
@@ -163,3 +165,13 @@ def test_hrv_needs_enough_nn_over_the_window():
     # only the beats inside the window count
     h = hrv(times_from([0.8] * 150), 30.0, 90.0)
     assert h.n_beats == 75 and h.n_nn == 74
+
+
+def test_short_gaps_are_bridged_long_ones_kept():
+    nan = math.nan
+    x = np.array([nan, 1.0, nan, 3.0, nan, nan, nan, 7.0, nan, nan, nan, nan, 0.0, nan])
+    y = bridge_short_gaps(x, 3)
+    assert y[1:8].tolist() == [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0]  # runs of 1 and 3 between samples: bridged
+    assert np.isnan(y[8:12]).all()  # a run of 4: the leads were off, it stays missing
+    assert np.isnan(y[0]) and np.isnan(y[13])  # nothing to bridge from at the ends
+    assert np.isnan(x[2])  # the input is left as it was

@@ -12,7 +12,7 @@ import pytest
 from edge.config import Config, PhysioConfig
 from edge.physio.ecg import hrv
 from edge.physio.features import FEATURE_NAMES
-from edge.physio.stage import PhysioStage, bridge_short_gaps, load_stress_model
+from edge.physio.stage import PhysioStage, load_stress_model
 from edge.sources.serial import PhysioSample
 from edge.types import PhysioEstimate
 from tests.physio_signals import (
@@ -213,16 +213,6 @@ def test_bad_input_never_raises():
     # duplicates are dropped: a second copy of the stream changes nothing
     stage.feed(mixed)
     assert stage.dropped == len(mixed)
-
-
-def test_short_gaps_are_bridged_long_ones_kept():
-    nan = math.nan
-    x = np.array([nan, 1.0, nan, 3.0, nan, nan, nan, 7.0, nan, nan, nan, nan, 0.0, nan])
-    y = bridge_short_gaps(x, 3)
-    assert y[1:8].tolist() == [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0]  # runs of 1 and 3 between samples: bridged
-    assert np.isnan(y[8:12]).all()  # a run of 4: the leads were off, it stays missing
-    assert np.isnan(y[0]) and np.isnan(y[13])  # nothing to bridge from at the ends
-    assert np.isnan(x[2])  # the input is left as it was
 
 
 @pytest.mark.filterwarnings("error")  # an overflow inside numpy would only warn: here it fails
