@@ -22,7 +22,6 @@ from pathlib import Path
 
 import numpy as np
 
-from edge.physio.eda import eda_window, resample
 from edge.physio.features import (
     FEATURE_NAMES,
     Baseline,
@@ -146,9 +145,8 @@ def windows(drive: Drive, window_s: float = WINDOW_S, hop_s: float = HOP_S) -> I
         heart = heart_measures(beats, start, end)
         lo, hi = np.searchsorted(drive.t, [start - 1.0, end + 1.0])
         raw_t, raw = drive.t[lo:hi], drive.gsr[lo:hi]
-        x = resample(raw_t, raw, start, end)
         inside = (raw_t >= start) & (raw_t < end)
-        skin = skin_measures(eda_window(x, raw=raw[inside]), x)
+        skin, _ = skin_measures(raw_t, raw, start, end, raw=raw[inside])
         label = next((s.label for s in drive.segments if s.start_s <= start and end <= s.end_s), -1)
         yield WindowMeasures(float(end), heart, skin), label
 

@@ -265,6 +265,7 @@ class Hrv:
     rmssd_ms: float | None  # None with fewer than 2 successive NN pairs
     sdnn_ms: float | None
     pnn50: float | None  # fraction in [0, 1] of successive NN differences > 50 ms
+    hr_std_bpm: float | None  # spread of the beat-to-beat heart rate, 60 / NN (None with fewer than 2 NN)
     n_beats: int  # beats in the window
     n_nn: int  # intervals kept as normal-to-normal
     artifact_fraction: float  # share of intervals rejected (implausible, ectopic, across a gap)
@@ -312,6 +313,7 @@ def hrv(beat_times_s: np.ndarray, t_start: float, t_end: float) -> Hrv | None:
         rmssd_ms=float(np.sqrt(np.mean(diffs**2)) * 1000.0) if len(diffs) >= 2 else None,
         sdnn_ms=float(np.std(nn, ddof=1) * 1000.0) if len(nn) >= 2 else None,
         pnn50=float(np.mean(diffs > 0.05)) if len(diffs) >= 2 else None,
+        hr_std_bpm=float(np.std(60.0 / nn, ddof=1)) if len(nn) >= 2 else None,
         n_beats=len(t),
         n_nn=len(nn),
         artifact_fraction=float(1.0 - len(nn) / len(rr)) if len(rr) else 1.0,

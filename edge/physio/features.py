@@ -1,9 +1,10 @@
 """The stress model's inputs: a window's heart and skin measures, relative to the driver's own baseline. Pure.
 
-Training (tools/train_stress.py, drivedb) and the live stage (edge/physio/stage.py) both call `window_measures`
-and `Baseline`, so the model sees the same numbers in the car as in training. Everything is relative to the
-driver: resting heart rate, HRV and skin conductance differ several-fold between people (and GSR units between
-devices), while the change from the driver's own start-of-drive values is what stress moves (DESIGN.md, Fusion).
+Training (tools/train_stress.py, drivedb) and the live stage (edge/physio/stage.py) both call `heart_measures`,
+`skin_measures`, `Baseline` and `feature_vector`, so the model sees the same numbers in the car as in training.
+Everything is relative to the driver: resting heart rate, HRV and skin conductance differ several-fold between
+people (and GSR units between devices), while the change from the driver's own start-of-drive values is what
+stress moves (DESIGN.md, Fusion).
 
 The baseline is the median of each measure over the windows that end within BASELINE_S of a modality's first
 usable window (the first minutes of a drive, usually calm); the model gives nothing until it is complete.
@@ -18,8 +19,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from edge.physio.ecg import hrv, nn_intervals
-from edge.physio.eda import Eda
+from edge.physio.ecg import hrv
+from edge.physio.eda import EDA_RATE_HZ, Eda, eda_window, resample
 
 BASELINE_S = 300.0
 FEATURE_CLIP = 5.0
@@ -53,19 +54,21 @@ class WindowMeasures:
 def heart_measures(beat_times_s: np.ndarray, t_start: float, t_end: float) -> Heart | None:
     """Heart rate and HRV from the beats in [t_start, t_end]; None with too few normal beats (ecg.hrv)."""
     h = hrv(beat_times_s, t_start, t_end)
-    if h is None:
-        return None
-    beats = np.asarray(beat_times_s, dtype=np.float64)
-    _, nn = nn_intervals(beats[(beats >= t_start) & (beats <= t_end)])
-    hr_std = float(np.std(60.0 / nn, ddof=1)) if len(nn) >= 2 else None
-    return Heart(h.hr_bpm, h.rmssd_ms, h.sdnn_ms, h.pnn50, hr_std)
+    return None if h is None else Heart(h.hr_bpm, h.rmssd_ms, h.sdnn_ms, h.pnn50, h.hr_std_bpm)
 
 
-def skin_measures(eda: Eda, resampled: np.ndarray) -> Skin | None:
-    """The window's skin measures; None when a check failed (flat, clipped, no contact, gaps)."""
+def skin_measures(
+    t: np.ndarray, values: np.ndarray, t_start: float, t_end: float, raw: np.ndarray | None = None,
+    rails: tuple[float, float] | None = None,
+) -> tuple[Skin | None, Eda]:
+    """(the window's skin measures, or None when a check failed (flat, clipped, no contact, gaps); its EDA) from
+    conductance samples `values` at times `t`, resampled onto EDA_RATE_HZ over [t_start, t_end). `raw` and `rails`:
+    the readings as the sensor sent them and its ADC's range, for the clipping check (eda.eda_window)."""
+    x = resample(t, values, t_start, t_end, EDA_RATE_HZ)
+    eda = eda_window(x, EDA_RATE_HZ, raw=raw, rails=rails)
     if eda.flags or not math.isfinite(eda.scl):
-        return None
-    return Skin(eda, float(np.nanstd(resampled)))
+        return None, eda
+    return Skin(eda, float(np.nanstd(x))), eda
 
 
 @dataclass

@@ -24,7 +24,7 @@ import numpy as np
 
 from edge.config import Config, PhysioConfig
 from edge.physio.ecg import bridge_short_gaps, detect_r_peaks, signal_quality
-from edge.physio.eda import EDA_RATE_HZ, Eda, eda_window, grove_to_microsiemens, resample
+from edge.physio.eda import Eda, grove_to_microsiemens
 from edge.physio.features import Baseline, Heart, Skin, WindowMeasures, feature_vector, heart_measures, skin_measures
 from edge.physio.stress import MODEL_NAME, StressModel
 from edge.sources.serial import PhysioSample
@@ -186,10 +186,8 @@ class PhysioStage:
         """(skin measures or None, the window's EDA checks or None without any GSR sample)."""
         if len(t) == 0:
             return None, None
-        x = resample(t, self._conductance(raw), t0, t1, EDA_RATE_HZ)
         rails = (0.0, self.cfg.grove_full_scale - 1.0) if self.cfg.gsr_unit == "grove" else None
-        eda = eda_window(x, EDA_RATE_HZ, raw=raw, rails=rails)
-        return skin_measures(eda, x), eda
+        return skin_measures(t, self._conductance(raw), t0, t1, raw=raw, rails=rails)
 
     def _conductance(self, raw: np.ndarray) -> np.ndarray:
         """The readings in the unit of physio.gsr_unit: µS from a Grove board, else as sent."""
