@@ -153,15 +153,15 @@ def _replay_audio(path: Path | None, cfg: Config) -> tuple[Any, Any]:
     """The WAV source and the voice stage for a replay with audio; (None, None) without."""
     if path is None:
         return None, None
-    from edge.audio.analyser import VoiceStage, replay_ring
-    from edge.sources.audio import AudioError, WavSource
+    from edge.audio.analyser import VoiceStage
+    from edge.sources.audio import AudioError, WavSource, ring_for
 
     try:
         wav = WavSource(path, chunk_ms=cfg.audio.chunk_ms)
     except AudioError as err:
         raise UsageError(str(err)) from None
     try:
-        return wav, VoiceStage.from_config(cfg, replay_ring(cfg.audio))
+        return wav, VoiceStage.from_config(cfg, ring_for(cfg.audio))
     except ImportError as err:
         raise UsageError(f"audio replay needs the audio extra: {err}") from None
 

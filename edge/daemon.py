@@ -27,7 +27,7 @@ from typing import Any
 
 from edge import sysinfo
 from edge.config import Config, ConfigError, load_config
-from edge.health import audio_component, camera_component, health_payload, serial_component, stats_payload
+from edge.health import health_payload, source_component, stats_payload
 from edge.monitor.driver import DriverMonitor
 from edge.physio.stage import PhysioStage
 from edge.publish import Publisher
@@ -99,14 +99,14 @@ class Daemon:
     def _build_audio(self) -> None:
         """The microphone and the voice stage when audio is enabled. A missing audio extra or voice model leaves
         the daemon running without voice, and health says why (as it does for a missing sound device)."""
-        from edge.audio.analyser import VoiceStage, capture_settings
+        from edge.audio.analyser import VoiceStage
 
-        self.audio: MicrophoneSource | None = None
+        # Disabled in the config, it starts nothing and reports "disabled".
+        self.audio: MicrophoneSource | None = MicrophoneSource(self.cfg.audio)
         self.voice: VoiceStage | None = None
         self.audio_error: str | None = None
         if not self.cfg.audio.enabled:
             return
-        self.audio = MicrophoneSource(capture_settings(self.cfg.audio))
         try:
             self.voice = VoiceStage.from_config(self.cfg, self.audio.ring, self.timer)
         except (ImportError, OSError, RuntimeError, ValueError) as err:
@@ -161,7 +161,7 @@ class Daemon:
 
     def _sensor_faults(self) -> tuple[str, ...]:
         faults = ["serial"] if self.serial.health().state in ("silent", "unavailable") else []
-        if self.audio_error is not None or (self.audio is not None and self.audio.status().state == "unavailable"):
+        if self.audio_error is not None or (self.audio is not None and self.audio.health().state == "unavailable"):
             faults.append("audio")
         return tuple(faults)
 
@@ -302,7 +302,8 @@ class Daemon:
 
     def _status_line(self) -> str:
         h = self.camera.health()
-        return f"camera {h.state}, {h.fps:.1f} fps, {self.shared.frames} frames, {h.dropped} dropped"
+        fps, dropped = h.metrics["fps"], h.metrics["dropped"]
+        return f"camera {h.state}, {fps:.1f} fps, {self.shared.frames} frames, {dropped} dropped"
 
     def _health(self, now: float) -> dict[str, Any]:
         h = self.camera.health()
@@ -310,22 +311,21 @@ class Daemon:
         stress_problem = self.physio.model_problem if self.physio is not None else None
         models = {"state": "degraded" if stress_problem else "ok", "detail": stress_problem,
                   "metrics": {"backend": self.pipeline.detector.model.backend}}
-        return health_payload(
-            now, now - self.started, camera_component(h, self.cfg.camera.source), models, self.shared.fps, h.dropped,
-            serial=serial_component(self.serial.health(), self.cfg.serial.port), config_error=self.config_error,
-            audio=self._audio_health(),
-        )
+        components = {"camera": source_component(h), "audio": self._audio_health(),
+                      "serial": source_component(self.serial.health()), "models": models}
+        return health_payload(now, now - self.started, components, self.shared.fps, h.metrics["dropped"],
+                              config_error=self.config_error)
 
     def _audio_health(self) -> dict[str, Any]:
-        if self.audio_error is not None:
+        if self.audio_error is not None or self.audio is None:
             return {"state": "unavailable", "detail": self.audio_error}
-        return audio_component(self.audio.status() if self.audio else None, self.cfg.audio.device)
+        return source_component(self.audio.health())
 
     def _stats(self, now: float) -> dict[str, Any]:
         stages = self.timer.percentiles_ms()
         self.timer.clear()
         return stats_payload(
-            now, self.cfg.mqtt.stats_interval_s, stages, self.shared.fps, self.camera.health().dropped,
+            now, self.cfg.mqtt.stats_interval_s, stages, self.shared.fps, self.camera.health().metrics["dropped"],
             sysinfo.cpu_percent(), sysinfo.rss_mb(), sysinfo.soc_temperature_c(),
             throttling.as_dict() if (throttling := sysinfo.throttling()) is not None else None,
         )

@@ -19,7 +19,6 @@ from edge.audio.features import FRAME_DIM, MFCC, SpeakerNormaliser
 from edge.audio.vad import VoiceActivity, assess_segment
 from edge.audio.voice import MIN_FRAMES, VoiceModel, voiced_frames
 from edge.config import AudioConfig, Config
-from edge.sources.audio import AudioCaptureSettings
 from edge.sources.audio_ring import AudioChunk, AudioRing
 from edge.stats import StageTimer
 from edge.types import VoiceEstimate
@@ -134,19 +133,3 @@ class VoiceStage:
         rt = cfg.runtime
         model = VoiceModel.load(rt.models_dir, rt.num_threads, rt.backend)
         return VoiceStage(cfg.audio, VoiceAnalyser(cfg.audio, model), ring, timer)
-
-
-def capture_settings(cfg: AudioConfig) -> AudioCaptureSettings:
-    return AudioCaptureSettings(
-        device=cfg.device,
-        ring_seconds=cfg.ring_s,
-        chunk_ms=cfg.chunk_ms,
-        reopen_initial_s=cfg.reopen_initial_s,
-        reopen_max_s=cfg.reopen_max_s,
-        stall_timeout_s=cfg.stall_timeout_s,
-    )
-
-
-def replay_ring(cfg: AudioConfig) -> AudioRing:
-    """The ring replay writes a drive's audio into, sized like the live one."""
-    return AudioRing(capture_settings(cfg).ring_capacity)

@@ -1,1 +1,1 @@
-"""Sources: the live camera (camera.py) and recorded drives (recording.py)."""
+"""Sources: the live camera, serial sensor and microphone (SupervisedSource, supervised.py) and recorded drives."""

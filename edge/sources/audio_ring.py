@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from edge.config import AudioConfig
+
 SAMPLE_RATE = 16000  # VAD, MFCC and the voice model are all pinned to it
 SAMPLE_WIDTH = 2  # bytes: int16 PCM
 
@@ -126,3 +128,8 @@ class AudioRing:
             found = block
         end, t_end = found
         return t_end - (end - 1 - position) / self.sample_rate
+
+
+def ring_for(cfg: AudioConfig) -> AudioRing:
+    """The ring the audio config asks for (ring_s seconds at SAMPLE_RATE): the microphone's, and replay's."""
+    return AudioRing(int(cfg.ring_s * SAMPLE_RATE))

@@ -1,9 +1,8 @@
 """The live camera: source parsing, opening with the right OpenCV backend, and a supervised capture thread.
 
 The thread keeps only the newest frame in a single slot, so the vision worker never falls behind the camera;
-frames replaced before anyone took them are counted as dropped. Device errors never kill the thread: it
-releases the device, reports "unavailable" with the reason, and reopens with exponential backoff. Should the thread
-end anyway (an error that is not an Exception), health() reports "unavailable" and says so.
+frames replaced before anyone took them are counted as dropped. The thread is a SupervisedSource (supervised.py):
+on a device error it releases the device, reports "unavailable" with the reason, and reopens with backoff.
 Privacy: frames stay in memory; they are never written to disk or logged.
 """
 
@@ -14,30 +13,27 @@ import logging
 import math
 import os
 import re
-import threading
 import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import cv2
 import numpy as np
 
 from edge.config import CameraConfig
-from edge.sources.timing import MAX_WAIT_S, safe_seconds
+from edge.sources.supervised import SourceFailure, SourceState, SupervisedSource
+from edge.sources.timing import safe_seconds
 from edge.types import Frame
 
 log = logging.getLogger("edge.camera")
 
 SourceKind = Literal["file", "v4l2", "gstreamer"]
-CameraState = Literal["starting", "ok", "unavailable", "stopped"]
 
 _FPS_WINDOW_S = 2.0
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
-# Every wait and timeout the thread uses is clamped to this range, whatever the config says: the config bounds its
-# times too, but a wrong value must not make Event.wait() or int() raise inside the thread.
 _V4L_SELECT_TIMEOUT_ENV = "OPENCV_VIDEOIO_V4L_SELECT_TIMEOUT"
 
 
@@ -141,88 +137,36 @@ def _describe(spec: SourceSpec) -> str:
     return repr(spec.target) if spec.kind == "file" else f"V4L2 device {spec.target}"
 
 
-@dataclass(frozen=True, slots=True)
-class CameraHealth:
-    state: CameraState
-    fps: float  # frames captured per second over the last ~2 s
-    frames: int  # captured since start, across reopens
-    dropped: int  # captured but replaced before the consumer took them
-    reopens: int  # times the source was reopened after a failure (file loops are not counted)
-    errors: int  # failures of any kind: open, read, timeout, unexpected exceptions
-    last_frame_age_s: float | None  # None before the first frame
-    last_error: str | None
-
-
-class _Failure(Exception):
-    """A capture failure that the thread reports and recovers from by reopening."""
-
-    def __init__(self, message: str, got_frames: bool):
-        super().__init__(message)
-        self.got_frames = got_frames  # whether this opening delivered frames before failing
-
-
-class LiveCamera:
+class LiveCamera(SupervisedSource):
     """The live frame source: a named thread ("camera") that keeps only the newest frame.
 
     `Frame.t` is `clock()` right after the grab (for a file, after pacing it to its own rate); `Frame.index`
-    grows by one per captured frame across reopens. Use `latest()` to take frames and `health()` to report.
+    grows by one per captured frame across reopens. Use `latest()` to take frames and `health()` to report:
+    "starting" until the first frame, "unavailable" while failing or when no frame came for frame_timeout_s.
     """
 
+    thread_name = "camera"
+    _log = log
+    _unavailable_note = "camera unavailable"
+
     def __init__(self, cfg: CameraConfig, clock: Callable[[], float] = time.monotonic):
-        self._cfg = cfg
-        self._clock = clock
-        # The config's times, clamped (see _seconds): the thread never relies on the config's own bounds.
-        self._reopen_initial = safe_seconds(cfg.reopen_initial_s, 0.5)
-        self._reopen_max = max(self._reopen_initial, safe_seconds(cfg.reopen_max_s, 10.0))
+        # The config's times, clamped (timing.py): the thread never relies on the config's own bounds.
         self._frame_timeout = _frame_timeout(cfg)
-        self._cond = threading.Condition()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        # Everything below is guarded by self._cond.
+        super().__init__(
+            f"camera source {cfg.source!r}",
+            clock,
+            safe_seconds(cfg.reopen_initial_s, 0.5),
+            safe_seconds(cfg.reopen_max_s, 10.0),
+            join_timeout_s=self._frame_timeout + 5.0,
+        )
+        self._cfg = cfg
+        # Guarded by self._lock.
         self._slot: Frame | None = None
         self._slot_taken = True
         self._next_index = 0
-        self._dropped = 0
-        self._reopens = 0
-        self._errors = 0
-        self._failing = False
-        self._last_error: str | None = None
+        self._dropped = 0  # captured but replaced before the consumer took them
         self._last_frame_t: float | None = None
         self._recent: deque[float] = deque()
-        self._death: str | None = None  # why the thread ended, if it ended without stop()
-
-    # -- consumer side --------------------------------------------------------------------------------------
-
-    def start(self) -> LiveCamera:
-        if self._thread is not None:
-            raise RuntimeError("LiveCamera already started")
-        try:
-            kind: SourceKind | None = parse_source(self._cfg.source).kind
-        except CameraError:
-            kind = None  # the thread reports it and retries
-        if kind == "v4l2":
-            set_v4l2_select_timeout(self._cfg)  # here, on the caller's thread, before the capture thread exists
-        thread = threading.Thread(target=self._run, name="camera", daemon=True)
-        thread.start()
-        self._thread = thread  # set once started: health() takes a thread that is not alive for a dead one
-        return self
-
-    def stop(self) -> None:
-        """Stop the thread, wait for it to release the device, and wake any waiting consumer."""
-        self._stop.set()
-        with self._cond:
-            self._cond.notify_all()
-        if self._thread is not None:
-            # A read blocked inside the driver cannot be interrupted; it returns within its own timeout.
-            self._thread.join(timeout=self._frame_timeout + 5.0)
-            if self._thread.is_alive():
-                log.error("camera thread did not stop within %.1f s", self._frame_timeout + 5.0)
-
-    def __enter__(self) -> LiveCamera:
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
 
     def latest(self, after_index: int = -1, timeout: float = 1.0) -> Frame | None:
         """The newest frame with index > after_index, waiting up to `timeout` s; None on timeout or stop."""
@@ -230,95 +174,66 @@ class LiveCamera:
         def ready() -> bool:
             return self._stop.is_set() or (self._slot is not None and self._slot.index > after_index)
 
-        with self._cond:
-            self._cond.wait_for(ready, timeout)
+        with self._lock:
+            self._lock.wait_for(ready, timeout)
             frame = self._slot
             if frame is None or frame.index <= after_index:
                 return None
             self._slot_taken = True
             return frame
 
-    def health(self) -> CameraHealth:
-        with self._cond:
-            now = self._clock()
-            age = None if self._last_frame_t is None else max(0.0, now - self._last_frame_t)
-            last_error = self._last_error
-            if self._stop.is_set():
-                state: CameraState = "stopped"
-            elif self._thread is not None and not self._thread.is_alive():
-                state = "unavailable"
-                last_error = f"camera source {self._cfg.source!r}: the capture thread stopped unexpectedly"
-                if self._death is not None:
-                    last_error += f" ({self._death})"
-            elif self._failing or (age is not None and age > self._frame_timeout):
-                # The age check also covers a read that is still blocked inside the driver.
-                state = "unavailable"
-            elif age is None:
-                state = "starting"
-            else:
-                state = "ok"
-            recent = [t for t in self._recent if now - t <= _FPS_WINDOW_S]
-            span = recent[-1] - recent[0] if len(recent) > 1 else 0.0
-            return CameraHealth(
-                state=state,
-                fps=(len(recent) - 1) / span if span > 0 else 0.0,
-                frames=self._next_index,
-                dropped=self._dropped,
-                reopens=self._reopens,
-                errors=self._errors,
-                last_frame_age_s=age,
-                last_error=last_error,
-            )
+    # -- SupervisedSource hooks -------------------------------------------------------------------------------
 
-    # -- capture thread -------------------------------------------------------------------------------------
-
-    def _run(self) -> None:
-        backoff = self._reopen_initial
+    def _before_start(self) -> None:
         try:
-            while not self._stop.is_set():
-                try:
-                    backoff = self._cycle(backoff)
-                except Exception as err:  # noqa: BLE001 - even a failure while recovering must not end the thread
-                    backoff = self._reopen_max
-                    try:
-                        self._report_failure(err)
-                    except Exception:  # noqa: BLE001
-                        pass
-                    self._wait(backoff)
-        except BaseException as err:  # noqa: BLE001 - not an Exception (SystemExit, …): the thread ends here
-            with self._cond:
-                self._errors += 1
-                self._death = f"{type(err).__name__}: {err}"
-            log.critical("camera capture thread stopped unexpectedly", exc_info=True)
-        finally:
-            with self._cond:
-                self._cond.notify_all()
+            kind: SourceKind | None = parse_source(self._cfg.source).kind
+        except CameraError:
+            kind = None  # the thread reports it and retries
+        if kind == "v4l2":
+            set_v4l2_select_timeout(self._cfg)  # here, on the caller's thread, before the capture thread exists
 
-    def _cycle(self, backoff: float) -> float:
-        """Open the source and pump frames; on failure report it and wait out the backoff. Returns the next backoff."""
-        try:
-            got_frames = self._capture_once()
-        except Exception as err:  # noqa: BLE001 - the thread must survive anything a driver throws
-            self._report_failure(err)
-            if isinstance(err, _Failure) and err.got_frames:  # a good frame since the last failure resets the backoff
-                backoff = self._reopen_initial
-            if self._wait(backoff):
-                return backoff
-            with self._cond:
-                self._reopens += 1
-            log.info("reopening camera source %r", self._cfg.source)
-            return min(backoff * 2.0, self._reopen_max)
-        # A file reached its end (got_frames) and is reopened at once without counting an error; or stop was set.
-        return self._reopen_initial if got_frames else backoff
+    def _age(self, now: float) -> float | None:
+        return None if self._last_frame_t is None else max(0.0, now - self._last_frame_t)
 
-    def _wait(self, seconds: float) -> bool:
-        """Sleep up to `seconds` (clamped to what Event.wait accepts) or until stop(); True once stopping."""
-        return self._stop.wait(min(max(0.0, seconds), MAX_WAIT_S) if not math.isnan(seconds) else 0.0)
+    def _device_state(self, now: float) -> tuple[SourceState, str | None]:
+        age = self._age(now)
+        if age is None:
+            return "starting", None
+        # The age check also covers a read that is still blocked inside the driver.
+        return ("unavailable" if age > self._frame_timeout else "ok"), self._last_error
 
-    def _capture_once(self) -> bool:
+    def _detail(self, state: SourceState, reason: str | None) -> str | None:
+        if state == "ok":
+            return None
+        if state == "starting":
+            return f"opening {self._cfg.source}"
+        return reason or f"{self._cfg.source}: no frames"
+
+    def _metrics(self, now: float) -> dict[str, Any]:
+        recent = [t for t in self._recent if now - t <= _FPS_WINDOW_S]
+        span = recent[-1] - recent[0] if len(recent) > 1 else 0.0
+        return {
+            "source": self._cfg.source,
+            "fps": round((len(recent) - 1) / span if span > 0 else 0.0, 2),  # published with 2 decimals
+            "frames": self._next_index,  # captured since start, across reopens
+            "dropped": self._dropped,
+            "reopens": self._reopens,  # reopen attempts after a failure (a file's loop is not one)
+            "errors": self._errors,
+            "last_frame_age_s": self._age(now),  # None before the first frame
+        }
+
+    def _reopening(self) -> None:
+        with self._lock:
+            self._reopens += 1
+        log.info("reopening camera source %r", self._cfg.source)
+
+    def _open_and_pump(self) -> bool:
         """Open the source and pump frames until stop or the end of a file (True). Raises on failure."""
-        spec = parse_source(self._cfg.source)
-        cap = open_capture(spec, self._cfg)
+        try:
+            spec = parse_source(self._cfg.source)
+            cap = open_capture(spec, self._cfg)
+        except CameraError as err:
+            raise SourceFailure(str(err)) from None
         try:
             period = self._file_period(cap) if spec.kind == "file" else None
             got = False
@@ -329,11 +244,11 @@ class LiveCamera:
                 now_real = time.monotonic()
                 if not ok or image is None:
                     if period is not None and got:
-                        return True  # end of file: the caller reopens it at once
-                    raise _Failure(f"camera source {self._cfg.source!r}: read failed", got)
+                        return True  # end of file: reopened at once
+                    raise SourceFailure(f"camera source {self._cfg.source!r}: read failed", got)
                 # A camera may take a while to deliver its first frame; afterwards a long gap means a stall.
                 if got and now_real - last_good > self._frame_timeout:
-                    raise _Failure(
+                    raise SourceFailure(
                         f"camera source {self._cfg.source!r}: no frame for {now_real - last_good:.1f} s", got
                     )
                 if period is not None:
@@ -358,7 +273,7 @@ class LiveCamera:
 
     def _publish(self, image: np.ndarray) -> None:
         t = self._clock()
-        with self._cond:
+        with self._lock:
             if self._slot is not None and not self._slot_taken:
                 self._dropped += 1
             self._slot = Frame(image=image, t=t, index=self._next_index)
@@ -371,15 +286,4 @@ class LiveCamera:
             self._recent.append(t)
             while self._recent and t - self._recent[0] > _FPS_WINDOW_S:
                 self._recent.popleft()
-            self._cond.notify_all()
-
-    def _report_failure(self, err: Exception) -> None:
-        message = str(err)
-        if not isinstance(err, (_Failure, CameraError)):
-            log.exception("unexpected camera error")
-            message = f"camera source {self._cfg.source!r}: {type(err).__name__}: {err}"
-        with self._cond:
-            self._errors += 1
-            self._failing = True
-            self._last_error = message
-        log.warning("%s; camera unavailable", message)
+            self._lock.notify_all()

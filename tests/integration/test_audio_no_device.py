@@ -7,8 +7,9 @@ import logging
 
 import pytest
 
+from edge.config import AudioConfig
 from edge.native_stderr import native_stderr_to_log
-from edge.sources.audio import AudioCaptureSettings, MicrophoneSource
+from edge.sources.audio import MicrophoneSource
 from tests.polling import wait_until
 
 pyaudio = pytest.importorskip("pyaudio", reason="pyaudio is the optional `audio` extra: pip install '.[audio]'")
@@ -28,17 +29,17 @@ def test_no_sound_device(capfd: pytest.CaptureFixture[str], caplog: pytest.LogCa
         pytest.skip("this machine has a sound device; the test is for one without")
     capfd.readouterr()
     caplog.set_level(logging.DEBUG, logger="edge.audio")
-    mic = MicrophoneSource(AudioCaptureSettings(reopen_initial_s=0.05, reopen_max_s=0.1))
+    mic = MicrophoneSource(AudioConfig(enabled=True, reopen_initial_s=0.05, reopen_max_s=0.1))
     mic.start()
     try:
-        assert wait_until(lambda: mic.status().state == "unavailable", timeout=20.0)
-        assert wait_until(lambda: mic.status().errors >= 2, timeout=20.0)  # it keeps retrying
-        status = mic.status()
+        assert wait_until(lambda: mic.health().state == "unavailable", timeout=20.0)
+        assert wait_until(lambda: mic.health().errors >= 2, timeout=20.0)  # it keeps retrying
+        status = mic.health()
         assert "no sound device" in status.detail
-        assert status.samples == 0 and status.device is None
+        assert status.metrics["samples"] == 0 and status.metrics["device"] is None
     finally:
         mic.stop()
-    assert mic.status().state == "stopped"
+    assert mic.health().state == "stopped"
     assert not mic._thread.is_alive()
     stderr = capfd.readouterr().err
     assert "ALSA lib" not in stderr and "jack server" not in stderr

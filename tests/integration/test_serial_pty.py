@@ -113,20 +113,21 @@ def test_lines_in_order_garbage_skipped_and_recovery(pty: PtyPair):
         assert all(b.t >= a.t for a, b in zip(got, got[1:]))  # pipeline-clock times never go back
         assert all(s.t <= s.t_arrival + 1e-9 for s in got)  # ...and no sample is placed after it arrived
         h = src.health()
-        assert h.state == "ok" and h.samples == 300 and h.gaps == 0 and h.last_error is None
-        assert h.bad_lines == 3 and h.checksum_failures == 1  # the blank line is not counted
-        assert h.lines == h.samples + h.bad_lines + h.checksum_failures + h.leads_off
+        m = h.metrics
+        assert h.state == "ok" and m["samples"] == 300 and m["gaps"] == 0 and h.last_error is None
+        assert m["bad_lines"] == 3 and m["checksum_failures"] == 1  # the blank line is not counted
+        assert m["lines"] == m["samples"] + m["bad_lines"] + m["checksum_failures"] + m["leads_off"]
 
         # 2. silence: the port stays open but the sensor says nothing
         assert wait_until(lambda: src.health().state == "silent", 3.0)
-        assert "no byte" in (src.health().last_error or "")
+        assert "no byte" in (src.health().detail or "")
 
         # 3. the port vanishes: unavailable with a reason, the thread lives on
         writer.close()
         pty.stop()
         assert wait_until(lambda: src.health().state == "unavailable", 3.0)
         h = src.health()
-        assert h.last_error and str(pty.b) in h.last_error
+        assert h.detail and str(pty.b) in h.detail
         assert src._thread is not None and src._thread.is_alive()
         time.sleep(2.5)  # let the backoff reach reopen_max_s: the slowest case
         assert src.health().state == "unavailable" and src.health().errors >= 3
@@ -157,7 +158,7 @@ def test_lines_in_order_garbage_skipped_and_recovery(pty: PtyPair):
             seqs = [s.seq for s in first + more]
             assert seqs == sorted(seqs) and seqs[0] >= 1000
             h = src.health()
-            assert h.state == "ok" and h.reopens == 1 and h.rate > 0
+            assert h.state == "ok" and h.reopens == 1 and h.metrics["rate"] > 0
         finally:
             stop_writing.set()
             feeder.join(timeout=5)

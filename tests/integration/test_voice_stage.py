@@ -11,11 +11,12 @@ import pytest
 
 from edge.config import Config
 from edge.sources.audio import WavSource
+from edge.sources.audio_ring import ring_for
 from tests.speech import synthesise, write_wav
 
 pytest.importorskip("webrtcvad", reason="webrtcvad-wheels is the optional `audio` extra: pip install '.[audio]'")
 
-from edge.audio.analyser import VoiceStage, replay_ring  # noqa: E402 - needs webrtcvad
+from edge.audio.analyser import VoiceStage  # noqa: E402 - needs webrtcvad
 from edge.audio.voice import VOICE_EMOTIONS  # noqa: E402
 
 RATE = 16000
@@ -42,7 +43,7 @@ def drive_audio(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, float, 
 
 def run_stage(path: Path, cfg: Config):
     """Replay's feeding: before each 30 fps frame, every chunk that ended by then; then one poll."""
-    stage = VoiceStage.from_config(cfg, replay_ring(cfg.audio))
+    stage = VoiceStage.from_config(cfg, ring_for(cfg.audio))
     chunks = iter(WavSource(path, chunk_ms=cfg.audio.chunk_ms))
     pending = next(chunks, None)
     estimates = []
@@ -133,7 +134,7 @@ def test_a_source_that_never_starts_or_stops_is_reported_missing(drive_audio):
     path, _, _ = drive_audio
     cfg = Config()
     stall = cfg.audio.stall_timeout_s
-    stage = VoiceStage.from_config(cfg, replay_ring(cfg.audio))
+    stage = VoiceStage.from_config(cfg, ring_for(cfg.audio))
     assert stage.poll(0.0) is None and stage.poll(stall) is None  # still starting
     missing = stage.poll(stall + 0.1)
     assert missing is not None and missing.reason == "no_audio" and missing.arousal is None

@@ -16,7 +16,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from edge.sources.audio import AudioCaptureSettings, MicrophoneSource
+from edge.config import AudioConfig
+from edge.sources.audio import MicrophoneSource
 from tests import polling
 
 wait_until = functools.partial(polling.wait_until, timeout=10.0)
@@ -106,8 +107,9 @@ class FakeBackend:
             return pa
 
 
-def settings(**kw: Any) -> AudioCaptureSettings:
-    return AudioCaptureSettings(**{"reopen_initial_s": 0.01, "reopen_max_s": 0.02, "stall_timeout_s": 2.0, **kw})
+def settings(**kw: Any) -> AudioConfig:
+    return AudioConfig(**{"enabled": True, "reopen_initial_s": 0.01, "reopen_max_s": 0.02, "stall_timeout_s": 2.0,
+                          **kw})
 
 
 @pytest.fixture
@@ -133,7 +135,7 @@ def started_stream(backend: FakeBackend, count: int = 1) -> FakeStream:
 
 
 def test_opens_the_named_device_at_16k_mono(mic: MicrophoneSource, backend: FakeBackend) -> None:
-    assert mic.status().state == "starting"
+    assert mic.health().state == "starting"
     mic.start()
     stream = started_stream(backend)
     assert stream.kwargs == {
@@ -145,8 +147,23 @@ def test_opens_the_named_device_at_16k_mono(mic: MicrophoneSource, backend: Fake
         "frames_per_buffer": 320,
         "start": False,
     }
-    status = mic.status()
-    assert status.state == "starting" and status.device == USB_MIC["name"]  # open, no audio yet
+    status = mic.health()
+    assert status.state == "starting" and status.metrics["device"] == USB_MIC["name"]  # open, no audio yet
+    assert status.metrics["configured_device"] == "usb pnp"
+
+
+def test_one_capture_buffer_is_one_chunk_of_the_config(backend: FakeBackend) -> None:
+    with MicrophoneSource(settings(chunk_ms=30, ring_s=5.0), backend=backend) as mic:
+        assert started_stream(backend).kwargs["frames_per_buffer"] == 480
+        assert mic.ring.capacity == 5 * 16000  # and the ring holds ring_s of audio
+
+
+def test_disabled_in_the_config_it_starts_nothing(backend: FakeBackend) -> None:
+    with MicrophoneSource(settings(enabled=False), backend=backend) as mic:
+        health = mic.health()
+        assert health.state == "disabled" and mic._thread is None and backend.instances == []
+        assert health.detail == "audio disabled in the config ([audio] enabled = false)"
+    assert mic.health().state == "disabled"
 
 
 def test_callback_writes_the_ring_and_counts_overflows(
@@ -162,17 +179,18 @@ def test_callback_writes_the_ring_and_counts_overflows(
     chunk = mic.ring.newest(640)
     np.testing.assert_array_equal(chunk.samples, np.concatenate([first, second]))
     assert chunk.t_end == clock.t and chunk.t_start == pytest.approx(100.0 - 319 / 16000)
-    status = mic.status()
-    assert (status.state, status.detail, status.samples, status.overflows, status.errors) == ("ok", None, 640, 1, 0)
-    assert status.overrun == 0 and status.last_audio_age_s == 0.0
-    assert status.as_dict()["overflows"] == 1
+    status = mic.health()
+    m = status.metrics
+    assert (status.state, status.detail, m["samples"], m["overflows"], status.errors) == ("ok", None, 640, 1, 0)
+    assert m["overrun"] == 0 and m["last_audio_age_s"] == 0.0
+    assert m["overflows"] == 1 and m["errors"] == 0
 
 
 def test_a_failing_callback_never_raises_into_portaudio(mic: MicrophoneSource, backend: FakeBackend) -> None:
     mic.start()
     stream = started_stream(backend)
     assert stream.callback(b"\x01\x02\x03", 1, {}, 0) == (None, backend.paContinue)  # odd byte count
-    assert mic.status().errors == 1
+    assert mic.health().errors == 1
 
 
 def test_a_dead_stream_is_reopened(mic: MicrophoneSource, backend: FakeBackend) -> None:
@@ -183,9 +201,9 @@ def test_a_dead_stream_is_reopened(mic: MicrophoneSource, backend: FakeBackend) 
     second = started_stream(backend, 2)
     assert first.closed and backend.instances[0].terminated  # released before reopening
     second.deliver(np.ones(320, dtype=np.int16))
-    assert wait_until(lambda: mic.status().state == "ok")
-    status = mic.status()
-    assert status.reopens == 1 and status.errors == 1 and status.samples == 640
+    assert wait_until(lambda: mic.health().state == "ok")
+    status = mic.health()
+    assert status.reopens == 1 and status.errors == 1 and status.metrics["samples"] == 640
     assert len(backend.instances) == 2  # a fresh PyAudio per opening rescans the devices
 
 
@@ -197,14 +215,14 @@ def test_a_stalled_stream_is_reported_and_reopened(
     first = started_stream(backend)
     first.deliver(np.zeros(320, dtype=np.int16))
     clock.t += 5.0  # no callback for longer than stall_timeout_s: an unplugged USB mic goes quiet
-    status = mic.status()  # before the thread notices
+    status = mic.health()  # before the thread notices
     assert status.state == "unavailable" and "no audio for 5.0 s" in status.detail
     second = started_stream(backend, 2)
     assert first.closed
     assert any("no audio for" in r.getMessage() for r in caplog.records)
-    assert wait_until(lambda: mic.status().state == "starting")  # the new opening waits for its first callback
+    assert wait_until(lambda: mic.health().state == "starting")  # the new opening waits for its first callback
     second.deliver(np.zeros(320, dtype=np.int16))
-    assert mic.status().state == "ok" and mic.status().reopens == 1
+    assert mic.health().state == "ok" and mic.health().reopens == 1
     mic.stop()
 
 
@@ -214,15 +232,15 @@ def test_device_vanishes_then_returns(mic: MicrophoneSource, backend: FakeBacken
     first.deliver(np.zeros(320, dtype=np.int16))
     backend.devices = [HDMI]  # unplugged: the next PortAudio scan has no input
     first.active = False
-    assert wait_until(lambda: "no sound input device" in (mic.status().detail or ""))
-    status = mic.status()
+    assert wait_until(lambda: "no sound input device" in (mic.health().detail or ""))
+    status = mic.health()
     assert status.state == "unavailable"
     tries = len(backend.instances)
     assert wait_until(lambda: len(backend.instances) > tries + 2)  # keeps retrying
     backend.devices = [HDMI, USB_MIC]  # plugged in again
     started_stream(backend, 2).deliver(np.zeros(320, dtype=np.int16))
-    assert wait_until(lambda: mic.status().state == "ok")
-    assert mic.status().reopens == 1
+    assert wait_until(lambda: mic.health().state == "ok")
+    assert mic.health().reopens == 1
 
 
 @pytest.mark.parametrize(
@@ -233,7 +251,7 @@ def test_device_choice(backend: FakeBackend, device: str | int | None, index: in
     with MicrophoneSource(settings(device=device), backend=backend) as mic:
         stream = started_stream(backend)
         assert stream.kwargs["input_device_index"] == index
-        assert mic.status().device == name
+        assert mic.health().metrics["device"] == name
 
 
 @pytest.mark.parametrize(
@@ -242,8 +260,8 @@ def test_device_choice(backend: FakeBackend, device: str | int | None, index: in
 )
 def test_unknown_device_is_reported_with_the_inputs(backend: FakeBackend, device: str | int, message: str) -> None:
     with MicrophoneSource(settings(device=device), backend=backend) as mic:
-        assert wait_until(lambda: mic.status().state == "unavailable")
-        assert message in mic.status().detail
+        assert wait_until(lambda: mic.health().state == "unavailable")
+        assert message in mic.health().detail
         assert backend.streams == []
 
 
@@ -251,19 +269,19 @@ def test_open_errors_are_reported_and_retried(backend: FakeBackend) -> None:
     backend.open_error = OSError(-9997, "Invalid sample rate")
     mic = MicrophoneSource(settings(), backend=backend).start()
     assert wait_until(lambda: len(backend.instances) >= 3)
-    status = mic.status()
+    status = mic.health()
     assert status.state == "unavailable" and "Invalid sample rate" in status.detail
     assert status.errors >= 2 and all(pa.terminated for pa in backend.instances[:-1])
     mic.stop()
-    assert mic.status().state == "stopped"
+    assert mic.health().state == "stopped"
     assert not mic._thread.is_alive()
 
 
 def test_without_pyaudio_the_status_says_how_to_install_it(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "pyaudio", None)  # `import pyaudio` raises ImportError
     with MicrophoneSource(settings()) as mic:
-        assert wait_until(lambda: mic.status().state == "unavailable")
-        assert "edge-dms[audio]" in mic.status().detail
+        assert wait_until(lambda: mic.health().state == "unavailable")
+        assert "edge-dms[audio]" in mic.health().detail
 
 
 def test_start_twice_is_an_error(backend: FakeBackend) -> None:

@@ -7,7 +7,9 @@ import threading
 import numpy as np
 import pytest
 
-from edge.sources.audio import AudioCaptureSettings, AudioRing
+from edge.config import AudioConfig
+from edge.sources.audio import AudioRing
+from edge.sources.audio_ring import ring_for
 
 RATE = 16000
 
@@ -160,14 +162,14 @@ def test_concurrent_writer_and_readers_never_see_torn_data() -> None:
     assert read_total[0] + ring.overrun == ring.written
 
 
-def test_capture_settings_validate_and_size_the_ring() -> None:
-    s = AudioCaptureSettings(ring_seconds=3.0, chunk_ms=30)
-    assert s.ring_capacity == 48000 and s.frames_per_buffer == 480
+def test_the_audio_config_is_validated_and_sizes_the_ring() -> None:
+    ring = ring_for(AudioConfig(ring_s=3.0, segment_s=2.0, hop_s=1.0, chunk_ms=30))
+    assert ring.capacity == 48000 and ring.sample_rate == RATE
     with pytest.raises(ValueError, match="sample_rate"):
-        AudioCaptureSettings(sample_rate=44100)
+        AudioConfig(sample_rate=44100)  # no such key: the audio pipeline is pinned to 16 kHz
     with pytest.raises(ValueError, match="chunk_ms"):
-        AudioCaptureSettings(chunk_ms=0)
-    with pytest.raises(ValueError, match="ring_seconds"):
-        AudioCaptureSettings(ring_seconds=0.001)
+        AudioConfig(chunk_ms=0)
+    with pytest.raises(ValueError, match="ring_s"):
+        AudioConfig(ring_s=0.001)
     with pytest.raises(ValueError, match="capacity"):
         AudioRing(0)

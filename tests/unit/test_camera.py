@@ -109,15 +109,15 @@ def test_slow_consumer_gets_the_newest_frame_and_drops_are_counted(clip: Path) -
     with LiveCamera(fast_cfg(clip)) as cam:
         first = cam.latest(timeout=2.0)
         assert first is not None
-        assert wait_until(lambda: cam.health().frames > first.index + 3)  # the consumer is "busy" meanwhile
-        captured_before = cam.health().frames
+        assert wait_until(lambda: cam.health().metrics["frames"] > first.index + 3)  # the consumer is "busy" meanwhile
+        captured_before = cam.health().metrics["frames"]
         newest = cam.latest(after_index=first.index, timeout=2.0)
         assert newest is not None
         assert newest.index >= captured_before - 1  # nothing older than what was already captured
         assert read_number(newest.image) == newest.index % 20
         health = cam.health()
-        assert health.dropped >= newest.index - first.index - 1 >= 2
-        assert health.state == "ok" and health.last_frame_age_s is not None
+        assert health.metrics["dropped"] >= newest.index - first.index - 1 >= 2
+        assert health.state == "ok" and health.metrics["last_frame_age_s"] is not None
         assert cam.latest(after_index=10**9, timeout=0.05) is None  # nothing newer: times out
 
 
@@ -128,7 +128,8 @@ def test_reopens_with_backoff_until_the_source_appears(tmp_path: Path) -> None:
         health = cam.health()
         assert health.state == "unavailable"
         assert health.last_error is not None and "no such video file" in health.last_error
-        assert health.last_frame_age_s is None and health.frames == 0
+        assert health.detail == health.last_error  # what health publishes
+        assert health.metrics["last_frame_age_s"] is None and health.metrics["frames"] == 0
         assert cam.latest(timeout=0.05) is None
         make_video(path, frames=20, fps=100.0)
         frame = cam.latest(timeout=3.0)
@@ -227,7 +228,8 @@ def test_stalled_device_is_unavailable_then_reopened_and_frames_flow_again(scrip
         assert wait_until(lambda: cam.health().state == "unavailable")  # frames stopped for > frame_timeout_s
         stalled = cam.health()
         assert stalled.errors == 0 and stalled.reopens == 0 and len(opened) == 1  # the read is still blocked
-        assert stalled.last_frame_age_s is not None and stalled.last_frame_age_s > 0.3
+        age = stalled.metrics["last_frame_age_s"]
+        assert age is not None and age > 0.3
         last_before = cam.latest(timeout=0.0)
         assert last_before is not None and last_before.index == 4  # 5 frames were read before the stall
         resume.set()  # the late frame comes back, too late: the thread drops it, releases and reopens the device
@@ -248,7 +250,7 @@ def test_read_that_raises_is_counted_and_the_device_reopened(scripted) -> None:
 
     opened = scripted(on_read)
     with LiveCamera(fast_cfg("/dev/video0")) as cam:
-        assert wait_until(lambda: len(opened) >= 2 and cam.health().frames >= 4)
+        assert wait_until(lambda: len(opened) >= 2 and cam.health().metrics["frames"] >= 4)
         health = cam.health()
         assert health.state == "ok" and health.errors == 1 and health.reopens == 1
         assert health.last_error == "camera source '/dev/video0': RuntimeError: driver fell over"
@@ -321,7 +323,7 @@ def test_dead_capture_thread_is_reported_unavailable(scripted) -> None:
         assert wait_until(lambda: not any(t.name == "camera" for t in threading.enumerate()))
         health = cam.health()
         assert health.state == "unavailable"
-        assert health.last_error == (
+        assert health.detail == (
             "camera source '/dev/video0': the capture thread stopped unexpectedly (Fatal: out of this world)"
         )
     assert cam.health().state == "stopped"

@@ -11,7 +11,8 @@ import pytest
 from edge.config import SerialConfig
 from edge.sources.physio_replay import read_physio_csv
 from edge.sources.recording import RecordingError
-from edge.sources.serial import ClockMap, PhysioSample, SerialParser, SerialSource
+from edge.sources.serial import PhysioSample, SerialSource
+from edge.sources.serial_lines import ClockMap, SerialParser
 
 
 def checksum(payload: str) -> str:
