@@ -21,7 +21,7 @@ import numpy as np
 
 from edge import sysinfo
 from edge.config import Config
-from edge.monitor.driver import DriverMonitor
+from edge.session import DriveSession, recorded_modalities
 from edge.stats import StageTimer
 from edge.types import Frame
 from edge.vision.emotion import EMOTION_MODELS
@@ -103,17 +103,12 @@ def run_bench(video: Path, cfg: Config, max_frames: int = 500, passes: int = 3) 
     faces = 0
     for _ in range(passes):
         pipeline.reset()
-        monitor = DriverMonitor(cfg, "bench")  # the whole per-frame work of `dms run`, not only the models
+        # The whole per-frame work of `dms run` (vision, monitor, the state payload), not only the models.
+        session = DriveSession(cfg, pipeline, recorded_modalities({}, timer), [], "bench", timer)
         faces = 0
         cpu0, wall0 = time.process_time(), time.perf_counter()
         for frame in frames:
-            start = time.perf_counter()
-            obs = pipeline.process(frame)
-            mid = time.perf_counter()
-            monitor.step(obs)
-            timer.record("vision", mid - start)
-            timer.record("monitor", time.perf_counter() - mid)
-            faces += obs.present
+            faces += session.frame(frame).obs.present
         cpu_ms.append((time.process_time() - cpu0) / n * 1000.0)
         wall_ms.append((time.perf_counter() - wall0) / n * 1000.0)
 
@@ -196,7 +191,7 @@ def _physio_stream(seconds: float, fs: float, seed: int = 0) -> list[Any]:
     """A sensor's samples for timing: an ECG-like train of QRS spikes and T waves at ~75 bpm with beat-to-beat
     jitter, wander and noise, and a Grove GSR reading of ~5 µS with a response every 15 s. Shapes, not physiology:
     enough for the detector and the EDA checks to do the work they do on a real sensor."""
-    from edge.sources.serial import PhysioSample
+    from edge.sources.serial_lines import PhysioSample
 
     rng = np.random.default_rng(seed)
     t = np.arange(int(seconds * fs)) / fs
@@ -257,8 +252,8 @@ def format_table(result: dict[str, Any]) -> str:
     lines = [
         f"{result['frames']} frames of {w}x{h} from {Path(result['video']).name}; face found in "
         f"{result['face_found_pct']} %",
-        f"vision + monitor: {result['cpu_ms_per_frame']:.2f} ms CPU per frame (median of {result['passes']} passes; "
-        f"best {result['cpu_ms_per_frame_min']:.2f}), {result['fps']:.0f} fps",
+        f"session (vision, monitor, publishing): {result['cpu_ms_per_frame']:.2f} ms CPU per frame (median of "
+        f"{result['passes']} passes; best {result['cpu_ms_per_frame_min']:.2f}), {result['fps']:.0f} fps",
         f"peak RSS {result['peak_rss_mb']:.0f} MB ({result['peak_rss_without_frames_mb']:.0f} MB without the "
         f"{result['frames_held_mb']:.0f} MB of frames held for the benchmark)",
         "",

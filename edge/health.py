@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from edge.names import SCHEMA_VERSION
 from edge.sources.supervised import SourceHealth, SourceState
 
-SCHEMA_VERSION = 1
 _COMPONENT_STATES: dict[SourceState, str] = {
     "disabled": "disabled", "starting": "degraded", "ok": "ok", "silent": "degraded", "unavailable": "unavailable",
     "stopped": "unavailable",

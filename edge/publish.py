@@ -1,13 +1,16 @@
 """What leaves the monitor, in the order the MQTT contract gives it: alert events at once, the state at
-`state_hz` on the pipeline clock, and an `end` for every alert still open when monitoring stops. Replay and the
-daemon publish through this one class, so a replay's messages are the daemon's."""
+`state_hz` on the pipeline clock. The drive session publishes through this one class, in replay as in the car,
+so a replay's messages are the daemon's."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from typing import Any
 
-from edge.monitor.driver import DriverMonitor, DriverState
+from edge.monitor.alerts import AlertEvent
+from edge.monitor.driver import DriverState
+from edge.names import EVENTS, STATE
 from edge.rate import RateGate
 from edge.sinks.base import Sink
 from edge.state import state_payload
@@ -22,6 +25,7 @@ class Publisher:
         self.sinks = sinks
         self.gate = RateGate(state_hz)
         self.isolate_sinks = isolate_sinks
+        self.states = 0  # state messages published
 
     def publish(self, topic: str, payload: dict[str, Any]) -> None:
         for sink in self.sinks:
@@ -35,14 +39,13 @@ class Publisher:
 
     def driver_state(self, state: DriverState) -> bool:
         """Publish one step's events, and its state when due; True if the state was published."""
-        for event in state.events:
-            self.publish("events", event.payload())
+        self.events(state.events)
         if not self.gate.due(state.t):
             return False
-        self.publish("state", state_payload(state))
+        self.publish(STATE, state_payload(state))
+        self.states += 1
         return True
 
-    def end_alerts(self, monitor: DriverMonitor, t: float, reason: str) -> None:
-        """No alert is left without an end when monitoring stops (end of a recording, shutdown, reload)."""
-        for event in monitor.alerts.end_all(t, reason):
-            self.publish("events", event.payload())
+    def events(self, events: Iterable[AlertEvent]) -> None:
+        for event in events:
+            self.publish(EVENTS, event.payload())

@@ -9,7 +9,7 @@ import numpy as np
 
 
 class StageTimer:
-    """Keeps the last `window` durations (seconds) of each named stage. Thread-safe: the vision worker records
+    """Keeps the last `window` durations (seconds) of each named stage. Thread-safe: the session worker records
     while the daemon's main thread reads and clears for the stats topic."""
 
     def __init__(self, window: int = 10_000):

@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 import numpy as np
 
 EMOTION_LABELS: tuple[str, ...] = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
-STRESS_LEVELS: tuple[str, ...] = ("low", "medium", "high")  # drivedb: rest, highway, city (Healey & Picard 2005)
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,7 +117,7 @@ class PhysioEstimate:
     Heart rate and HRV come from R-peaks (edge.physio.ecg), None when the ECG was unusable; `ecg_quality` in [0, 1]
     (0 with the leads off). SCL is in the sensor's unit (µS from a Grove board, `physio.gsr_unit`), the SCR rate in
     responses per minute; `eda_quality` in [0, 1] and `eda_flags` say why it is low ("flat", "clipped",
-    "no_contact", "gaps"). `stress` is the stress model's probabilities over STRESS_LEVELS, None until the
+    "no_contact", "gaps"). `stress` is the stress model's probabilities over edge.names.STRESS_LEVELS, None until the
     driver's baseline is complete or when neither signal is usable; `reason` then says why: "baseline" (still
     learning the driver's resting values, `baseline_remaining_s` to go), "no_model" (no stress model loaded),
     "no_signal" (samples, but neither signal usable), "no_sensor" (no sample in the window) or "off" (no source).

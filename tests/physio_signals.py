@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edge.sources.serial import PhysioSample
+from edge.sources.serial_lines import PhysioSample
 
 FS = 250.0
 

@@ -1,12 +1,12 @@
 #!/usr/bin/env python3
 """Alert latency: from the frame that completes an alert condition to the event's arrival at an MQTT subscriber.
 
-    .venv/bin/python tools/bench_alert_latency.py [--video CLIP] [--mqtt mqtt://HOST:PORT] [--repeat 6] [--speed 4]
+    .venv/bin/python tools/bench_alert_latency.py [--video CLIP] [--mqtt mqtt://HOST:PORT] [--repeat 6] [--pace 4]
 
 For every frame the clock starts when the decoded frame is handed to the vision stage (a live camera hands it over
 the same way), and stops when a subscriber on the same broker receives the event that frame produced: vision,
 monitor, alert state machine, the durable outbox (one fsync per event), the broker and back. The clip is replayed
-`--repeat` times at `--speed` times real time (idle gaps as in a car, not a CPU saturated by a flat-out replay).
+`--repeat` times at `--pace` times real time (idle gaps as in a car, not a CPU saturated by a flat-out replay).
 Without --mqtt a mosquitto is started on a free loopback port (tests/mosquitto.py). Prints a summary and, last,
 one JSON line: p50/p95/p99/max ms and the number of events.
 """
@@ -30,10 +30,11 @@ from paho.mqtt.enums import CallbackAPIVersion  # noqa: E402
 
 from edge.config import Config  # noqa: E402
 from edge.demo import clip_path  # noqa: E402
-from edge.monitor.driver import DriverMonitor  # noqa: E402
 from edge.runtime import configure_process  # noqa: E402
+from edge.session import DriveSession, recorded_modalities  # noqa: E402
 from edge.sinks.mqtt import MqttSink  # noqa: E402
 from edge.sources.recording import open_replay  # noqa: E402
+from edge.stats import StageTimer  # noqa: E402
 from edge.vision.pipeline import VisionPipeline  # noqa: E402
 
 DEVICE = "latency-bench"
@@ -74,7 +75,7 @@ def main() -> int:
     parser.add_argument("--video", type=Path, help="default: the demo clip WolfgangLanger_Pexels.mp4")
     parser.add_argument("--mqtt", help="mqtt://HOST:PORT of a broker; default: a mosquitto started here")
     parser.add_argument("--repeat", type=int, default=6)
-    parser.add_argument("--speed", type=float, default=4.0)
+    parser.add_argument("--pace", type=float, default=4.0, help="replay pace: 1 is real time")
     args = parser.parse_args()
 
     cfg = Config()
@@ -95,7 +96,8 @@ def main() -> int:
         broker.start()
         host, port = "127.0.0.1", broker.port
     receiver = Receiver(host, port)
-    pipeline = VisionPipeline.from_config(cfg)
+    timer = StageTimer()
+    pipeline = VisionPipeline.from_config(cfg, timer)
     sent: dict[tuple, float] = {}
     with tempfile.TemporaryDirectory() as tmp:
         mqtt = cfg.mqtt.model_copy(update={"host": host, "port": port, "outbox_path": Path(tmp) / "outbox.sqlite"})
@@ -106,18 +108,17 @@ def main() -> int:
         try:
             for rep in range(args.repeat):
                 pipeline.reset()
-                monitor = DriverMonitor(cfg, f"{DEVICE}-rep{rep}")
+                session = DriveSession(cfg, pipeline, recorded_modalities({}, timer), [sink], f"{DEVICE}-rep{rep}",
+                                       timer)
                 started, t0 = time.perf_counter(), frames[0].t
                 for frame in frames:
-                    wait = (frame.t - t0) / args.speed - (time.perf_counter() - started)
+                    wait = (frame.t - t0) / args.pace - (time.perf_counter() - started)
                     if wait > 0:
                         time.sleep(wait)
                     handed_over = time.perf_counter()
-                    state = monitor.step(pipeline.process(frame))
-                    for event in state.events:
+                    for event in session.frame(frame).events:  # published by the session as the daemon does
                         payload = event.payload()
                         sent[(payload["id"], payload["type"], payload["t"])] = handed_over
-                        sink.publish("events", payload)
             deadline = time.monotonic() + 10
             while len(receiver.arrived) < len(sent) and time.monotonic() < deadline:
                 time.sleep(0.01)
@@ -133,7 +134,7 @@ def main() -> int:
         print("error: no event arrived", file=sys.stderr)
         return 1
     p50, p95, p99 = np.percentile(latencies, [50, 95, 99])
-    print(f"{len(latencies)} events ({lost} lost) from {args.repeat} replays of {video.name} at {args.speed:g}x: "
+    print(f"{len(latencies)} events ({lost} lost) from {args.repeat} replays of {video.name} at {args.pace:g}x: "
           f"frame to subscriber p50 {p50:.2f} ms, p95 {p95:.2f} ms, p99 {p99:.2f} ms, max {latencies.max():.2f} ms")
     print(json.dumps({"events": int(len(latencies)), "lost": lost, "p50_ms": round(float(p50), 3),
                       "p95_ms": round(float(p95), 3), "p99_ms": round(float(p99), 3),

@@ -28,8 +28,8 @@ import numpy as np
 from stress_data import HOP_S, DriveFeatures, drive_features, load_drives
 
 from edge.config import FusionConfig
+from edge.names import STRESS_LEVELS
 from edge.physio.stress import StressModel
-from edge.types import STRESS_LEVELS
 
 
 def smooth(probabilities: np.ndarray, tau_s: float, hop_s: float = HOP_S) -> np.ndarray:

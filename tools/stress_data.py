@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from edge.names import STRESS_LEVELS
 from edge.physio.features import (
     FEATURE_NAMES,
     Baseline,
@@ -30,7 +31,6 @@ from edge.physio.features import (
     heart_measures,
     skin_measures,
 )
-from edge.types import STRESS_LEVELS
 
 LABELS = {"rest": 0, "highway": 1, "city": 2}  # index into STRESS_LEVELS
 assert tuple(STRESS_LEVELS[i] for i in LABELS.values()) == ("low", "medium", "high")

@@ -30,10 +30,10 @@ from stress_data import HOP_S, WINDOW_S, DriveFeatures, drive_features, load_dri
 from tflite_int8 import convert_int8
 
 from edge.config import FusionConfig
+from edge.names import STRESS_LEVELS
 from edge.physio.features import FEATURE_NAMES, HEART_FEATURES, SKIN_FEATURES
 from edge.physio.stress import StressModel
 from edge.runtime import Model
-from edge.types import STRESS_LEVELS
 
 TEST_DRIVES = ("drive11", "drive12", "drive13")  # fixed before any training: the last three complete protocols
 BASELINE_S = 300.0

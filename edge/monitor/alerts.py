@@ -23,14 +23,12 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Literal
 
-from edge.config import AlertLevel, AlertLevels, AlertsConfig
+from edge.config import AlertsConfig
+from edge.names import ALERT_KINDS, ALERT_LEVELS, SCHEMA_VERSION, AlertLevel
 
 EventType = Literal["start", "update", "end"]
 EvidenceValue = float | int | str | bool | None
 
-SCHEMA_VERSION = 1
-LEVELS: tuple[AlertLevel, ...] = ("advisory", "warning", "critical")
-KINDS: tuple[str, ...] = tuple(AlertLevels.model_fields)
 # Speed gating: EU 2021/1341 (DDAW) gates the KSS drowsiness warning above 70 km/h; eyes shut for seconds are
 # dangerous at any speed, so microsleep and sleep are not gated.
 DDAW_KINDS = frozenset({"drowsiness"})
@@ -134,7 +132,7 @@ class _Live:
 
 
 def _rank(level: AlertLevel) -> int:
-    return LEVELS.index(level)
+    return ALERT_LEVELS.index(level)
 
 
 class AlertManager:
@@ -153,13 +151,13 @@ class AlertManager:
         speed_kmh: float | None = None,
         speed_t: float | None = None,
     ) -> list[AlertEvent]:
-        """Advance to `now`. `speed_t` is when speed_kmh was measured (None: now). Events come in KINDS order."""
-        unknown = set(conditions) - set(KINDS)
+        """Advance to `now`. `speed_t` is when speed_kmh was measured (None: now). Events come in ALERT_KINDS order."""
+        unknown = set(conditions) - set(ALERT_KINDS)
         if unknown:
             raise ValueError(f"unknown alert kinds {sorted(unknown)}")
         speed = self._fresh_speed(now, speed_kmh, speed_t)
         events: list[AlertEvent] = []
-        for kind in KINDS:
+        for kind in ALERT_KINDS:
             cond = conditions.get(kind, CLEAR)
             live = self._live.get(kind)
             event = self._start(kind, cond, now, speed) if live is None else self._continue(live, cond, now)
@@ -173,7 +171,7 @@ class AlertManager:
         if live is None:
             if target in self._ended_ids:
                 reason = "alert has already ended"
-            elif target in KINDS:
+            elif target in ALERT_KINDS:
                 reason = f"no active {target} alert"
             else:
                 reason = "no active alert with this id or kind"
@@ -196,14 +194,14 @@ class AlertManager:
                 a.cleared_at,
                 dict(a.evidence),
             )
-            for a in (self._live[k] for k in KINDS if k in self._live)
+            for a in (self._live[k] for k in ALERT_KINDS if k in self._live)
         ]
 
     def end_all(self, now: float, reason: str) -> list[AlertEvent]:
         """End every active alert at once (the daemon stops or reloads): subscribers must not be left with an
         alert that never ends. `reason` goes into the evidence."""
         events = []
-        for kind in KINDS:
+        for kind in ALERT_KINDS:
             live = self._live.pop(kind, None)
             if live is None:
                 continue
@@ -269,10 +267,10 @@ class AlertManager:
             elif (
                 not live.acknowledged
                 and live.kind not in NO_ESCALATION
-                and live.level != LEVELS[-1]
+                and live.level != ALERT_LEVELS[-1]
                 and now - live.level_since >= cfg.escalate_after_s - _EPS
             ):
-                live.level, changed = LEVELS[_rank(live.level) + 1], True
+                live.level, changed = ALERT_LEVELS[_rank(live.level) + 1], True
             if changed:
                 live.level_since = now
                 if live.warning_at is None and _rank(live.level) >= 1:

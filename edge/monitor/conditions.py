@@ -1,4 +1,4 @@
-"""From the monitors' states to the alert conditions of DESIGN.md's table, with the evidence behind each. Pure.
+"""From the monitors' states to the alert conditions of docs/alerts.md, with the evidence behind each. Pure.
 
 `ConditionTracker.step(inputs)` returns one `Condition` per alert kind. It keeps only the start times of the
 conditions that must last a while (driver not visible, eyes not visible, stress high) and whether the driver came
@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from edge.config import AlertLevel, Config
-from edge.monitor.alerts import CLEAR, KINDS, LEVELS, Condition, EvidenceValue
+from edge.config import Config
+from edge.monitor.alerts import CLEAR, Condition, EvidenceValue
 from edge.monitor.distraction import DistractionState
 from edge.monitor.drowsiness import DrowsinessState
 from edge.monitor.fusion import FusionState
+from edge.names import ALERT_KINDS, ALERT_LEVELS, AlertLevel
 
 # Alerts after whose warning the driver must return to the road within unresponsive_after_warning_s (Euro NCAP
 # 2023 DSM, unresponsive driver). Microsleep and sleep are left out: a closure has its own path to unresponsive.
@@ -70,7 +71,7 @@ class ConditionTracker:
         self._returned = False
 
     def step(self, x: ConditionInputs) -> dict[str, Condition]:
-        conds = dict.fromkeys(KINDS, CLEAR)
+        conds = dict.fromkeys(ALERT_KINDS, CLEAR)
         conds["monitoring_degraded"] = self._degraded(x)
         conds["stress"] = self._stress(x)
         if not x.camera_ok:  # nothing about the driver can be known; forget what was being measured
@@ -125,7 +126,7 @@ class ConditionTracker:
         level: AlertLevel | None = None
         if d.level == "very_drowsy":  # KSS >= kss_very_drowsy: DDAW warns (EU 2021/1341)
             first = self.cfg.alerts.levels.drowsiness
-            level = first if LEVELS.index(first) >= 1 else "warning"
+            level = first if ALERT_LEVELS.index(first) >= 1 else "warning"
         evidence: dict[str, EvidenceValue] = {
             "kss": d.kss,
             "drowsiness_level": d.level,

@@ -1,33 +1,46 @@
 """The driver monitor: every observation in, the driver's state and the alert events out. Pure: time comes with
 the observation, speed (when there is a source) with its own time.
 
-Order per step: eyes → drowsiness, head pose → distraction, emotion → its window, face, voice and physiology →
-fusion, then the conditions, then the alert state machine. `warning_since` is read before this step's alerts: a
-one-frame lag, by design (the "no return within 3 s of a warning" rule needs the warning to exist first).
+Order per step: eyes → drowsiness, head pose → distraction, emotion → its window, the face's and the modalities'
+votes → fusion, then the conditions, then the alert state machine. `warning_since` is read before this step's
+alerts: a one-frame lag, by design (the "no return within 3 s of a warning" rule needs the warning to exist first).
+
+Modalities (edge.modalities) are known only through their ModalityKind: the monitor keeps each one's latest
+estimate for the state and its latest vote for fusion, whatever the modality is.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from edge.config import Config
+from edge.modalities import REGISTERED
+from edge.modalities.base import ModalityKind
 from edge.monitor.alerts import AlertEvent, AlertManager
 from edge.monitor.conditions import UNRESPONSIVE_WATCH, ConditionInputs, ConditionTracker
 from edge.monitor.distraction import DistractionMonitor, DistractionSample, DistractionState
 from edge.monitor.drowsiness import DrowsinessMonitor, DrowsinessSample, DrowsinessState
 from edge.monitor.emotion import EmotionSummary, EmotionWindow
 from edge.monitor.eyes import EyeOpenness, EyeReading
-from edge.monitor.fusion import (
-    Fusion,
-    FusionState,
-    ModalityEstimate,
-    face_estimate,
-    physio_estimate,
-    stress_level,
-    voice_estimate,
-)
-from edge.types import FaceObservation, PhysioEstimate, VoiceEstimate
+from edge.monitor.fusion import Fusion, FusionState, ModalityEstimate, face_estimate, stress_level
+from edge.types import FaceObservation
+
+
+def fusion_max_ages(cfg: Config, kinds: Sequence[ModalityKind] = REGISTERED) -> dict[str, float]:
+    """Every source that votes in fusion, in the order fusion names them, with its max age."""
+    ages = {"face": cfg.fusion.face_max_age_s}
+    for kind in kinds:
+        if kind.fusion is not None and kind.max_age_s is not None:
+            ages[kind.name] = kind.max_age_s(cfg)
+    return ages
+
+
+@dataclass(frozen=True, slots=True)
+class ModalityReading:
+    kind: ModalityKind
+    estimate: Any  # the latest estimate; before the first, kind.unknown() saying "off" or kind.waiting
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,8 +60,7 @@ class DriverState:
     distraction: DistractionState
     fusion: FusionState
     emotion: EmotionSummary
-    voice: VoiceEstimate  # the latest voice estimate; unknown ("off") without audio
-    physio: PhysioEstimate  # the latest physiology estimate; unknown ("off") without a physiology source
+    modalities: tuple[ModalityReading, ...]  # each modality's latest estimate, in the order of the kinds
     stress_level: str | None  # fusion.stress against alerts.stress_threshold: "low", "medium", "high"; None
     events: tuple[AlertEvent, ...]  # what the alert state machine emitted in this step
     alerts: tuple[ActiveAlert, ...]  # the alerts active after this step
@@ -57,28 +69,63 @@ class DriverState:
     def t(self) -> float:
         return self.obs.t
 
+    def estimate(self, name: str) -> Any:
+        """The latest estimate of the modality called `name`."""
+        for reading in self.modalities:
+            if reading.kind.name == name:
+                return reading.estimate
+        raise KeyError(f"no modality {name!r}")
+
 
 class DriverMonitor:
-    def __init__(self, cfg: Config, alert_id_prefix: str, physio_source: bool | None = None):
+    # Built from the config by _PARTS, each rebuilt on reload only when its own config changed.
+    eyes: EyeOpenness
+    drowsiness: DrowsinessMonitor
+    distraction: DistractionMonitor
+    fusion: Fusion
+    emotion: EmotionWindow
+    conditions: ConditionTracker
+    alerts: AlertManager
+
+    def __init__(self, cfg: Config, alert_id_prefix: str, kinds: Sequence[ModalityKind] = REGISTERED,
+                 present: Collection[str] = ()):
         """`alert_id_prefix` must differ between runs (a restart must not reuse alert ids, which subscribers
-        de-duplicate on) and be stable for a replay of one recording (so replays are reproducible).
-        `physio_source`: whether physiology estimates will come (default: a serial port is configured); without,
-        the state says "off", with, "no_sensor" until the first estimate."""
-        self.eyes = EyeOpenness(cfg.eyes)
-        self.drowsiness = DrowsinessMonitor(cfg.drowsiness, cfg.eyes)
-        self.distraction = DistractionMonitor(cfg.distraction)
-        self.fusion = Fusion(cfg.fusion)
-        self.emotion = EmotionWindow(cfg.vision.emotion_window_s, cfg.vision.emotion_hz)
-        self.conditions = ConditionTracker(cfg)
-        self.alerts = AlertManager(cfg.alerts, alert_id_prefix)
-        self._face: ModalityEstimate | None = None  # the last one: fusion itself decides when it is stale
-        self._voice_modality: ModalityEstimate | None = None  # the last classified segment, for fusion
-        self._voice = VoiceEstimate.unknown(0.0, "no_audio" if cfg.audio.enabled else "off")
-        self._physio_modality: ModalityEstimate | None = None  # the last classified window, for fusion
-        if physio_source is None:
-            physio_source = cfg.serial.port is not None
-        self._physio = PhysioEstimate.unknown(0.0, "no_sensor" if physio_source else "off")
+        de-duplicate on) and be stable for a replay of one recording (so replays are reproducible). `kinds`: the
+        modalities whose estimates may come; `present`: the names of those that have a source, whose state says
+        `kind.waiting` until their first estimate (the others say "off")."""
+        self.kinds = tuple(kinds)
+        self.cfg = cfg
+        self._prefix = alert_id_prefix
+        self._keys: dict[str, object] = {}
+        for part in _PARTS:
+            setattr(self, part.attr, part.build(cfg, self))
+            self._keys[part.attr] = part.key(cfg, self)
         self._stress_threshold = cfg.alerts.stress_threshold
+        self._face: ModalityEstimate | None = None  # the last one: fusion itself decides when it is stale
+        self._latest: dict[str, Any] = {
+            k.name: k.unknown(0.0, k.waiting if k.name in present else "off") for k in self.kinds
+        }
+        self._votes: dict[str, ModalityEstimate | None] = {k.name: None for k in self.kinds if k.fusion}
+
+    def reconfigure(self, cfg: Config, alert_id_prefix: str, t: float) -> tuple[list[AlertEvent], list[str]]:
+        """Apply a new config between steps, rebuilding only the parts whose config changed: what the others
+        learned about the driver is kept. Returns the `end` events of the alerts a rebuilt alert manager closed
+        (reason "reconfigured"), and what was forgotten, in words. A rebuilt alert manager takes the new
+        `alert_id_prefix`, so no id is used twice."""
+        self.cfg, self._prefix = cfg, alert_id_prefix
+        ended: list[AlertEvent] = []
+        forgotten: list[str] = []
+        for part in _PARTS:
+            key = part.key(cfg, self)
+            if key == self._keys[part.attr]:
+                continue
+            if part.attr == "alerts":
+                ended = self.alerts.end_all(t, "reconfigured")
+            setattr(self, part.attr, part.build(cfg, self))
+            self._keys[part.attr] = key
+            forgotten.append(part.forgets)
+        self._stress_threshold = cfg.alerts.stress_threshold
+        return ended, forgotten
 
     def step(
         self,
@@ -87,12 +134,11 @@ class DriverMonitor:
         speed_kmh: float | None = None,
         speed_t: float | None = None,
         sensor_faults: tuple[str, ...] = (),
-        voice: VoiceEstimate | None = None,
-        physio: PhysioEstimate | None = None,
+        estimates: Mapping[str, Any] | None = None,
     ) -> DriverState:
         """`sensor_faults`: other sources that are configured but not working ("serial", "audio"): monitoring
-        degraded, reported as such, never as a driver state. `voice`, `physio`: an estimate made since the last
-        step, if any (the voice and physiology stages make one per hop)."""
+        degraded, reported as such, never as a driver state. `estimates`: by modality name, an estimate made since
+        the last step (a modality's stage makes one per hop)."""
         t = obs.t
         eyes = self.eyes.step(obs)
         pose = obs.pose if obs.present else None
@@ -117,14 +163,9 @@ class DriverMonitor:
         if obs.present and obs.emotion is not None:
             self._face = face_estimate(obs.emotion, obs.quality)
         emotion = self.emotion.step(t, obs.emotion if obs.present else None, obs.present)
-        if voice is not None:
-            self._voice = voice
-            self._voice_modality = voice_estimate(voice) or self._voice_modality
-        if physio is not None:
-            self._physio = physio
-            self._physio_modality = physio_estimate(physio) or self._physio_modality
-        modalities = {"face": self._face, "voice": self._voice_modality, "physio": self._physio_modality}
-        fusion = self.fusion.step(t, modalities)
+        for name, estimate in (estimates or {}).items():
+            self._take(name, estimate)
+        fusion = self.fusion.step(t, {"face": self._face, **self._votes})
         conditions = self.conditions.step(
             ConditionInputs(
                 t=t,
@@ -141,12 +182,37 @@ class DriverMonitor:
         )
         events = self.alerts.step(conditions, t, speed_kmh, speed_t)
         active = tuple(ActiveAlert(a.id, a.kind, a.level, a.started_at, a.acknowledged) for a in self.alerts.active())
-        return DriverState(obs, eyes, drowsiness, distraction, fusion, emotion, self._voice, self._physio,
+        readings = tuple(ModalityReading(k, self._latest[k.name]) for k in self.kinds)
+        return DriverState(obs, eyes, drowsiness, distraction, fusion, emotion, readings,
                            stress_level(fusion.stress, self._stress_threshold), tuple(events), active)
+
+    def restart_modality(self, name: str, present: bool, t: float) -> None:
+        """A modality rebuilt by a reload starts over: waiting for its first estimate (or "off" without a source),
+        with no vote in fusion."""
+        kind = self._kind(name)
+        self._latest[name] = kind.unknown(t, kind.waiting if present else "off")
+        if name in self._votes:
+            self._votes[name] = None
+
+    def _kind(self, name: str) -> ModalityKind:
+        for kind in self.kinds:
+            if kind.name == name:
+                return kind
+        raise ValueError(f"unknown modality {name!r}; expected one of {tuple(k.name for k in self.kinds)}")
+
+    def _take(self, name: str, estimate: Any) -> None:
+        """A modality's new estimate: the latest for the state; its vote, when it has one, for fusion (an estimate
+        that does not vote leaves the last vote to go stale by itself)."""
+        kind = self._kind(name)
+        if estimate is None:
+            return
+        self._latest[name] = estimate
+        if kind.fusion is not None:
+            self._votes[name] = kind.fusion(estimate) or self._votes[name]
 
     def command(self, name: str, payload: dict[str, Any], now: float) -> dict[str, Any]:
         """A validated command (cmd/ack, cmd/calibrate) → the fields of its result on cmd/result. Not thread-safe:
-        call it from the thread that calls step() (the daemon queues commands to its vision worker)."""
+        call it from the thread that calls step() (the daemon queues commands to its session worker)."""
         if name == "ack":
             target = payload.get("id") or payload.get("kind")
             result = self.alerts.acknowledge(str(target), now)
@@ -159,3 +225,29 @@ class DriverMonitor:
                 self.eyes.reset()
             return {"ok": True, "reason": f"recalibrating {what}"}
         return {"ok": False, "reason": f"unknown command {name!r}"}
+
+
+@dataclass(frozen=True, slots=True)
+class _Part:
+    """A part of the monitor: what config it is built from (compared on reload) and what a rebuild forgets."""
+
+    attr: str
+    key: Callable[[Config, DriverMonitor], object]
+    build: Callable[[Config, DriverMonitor], Any]
+    forgets: str
+
+
+_PARTS: tuple[_Part, ...] = (
+    _Part("eyes", lambda c, m: c.eyes, lambda c, m: EyeOpenness(c.eyes), "the driver's open-eye baseline"),
+    _Part("drowsiness", lambda c, m: (c.drowsiness, c.eyes), lambda c, m: DrowsinessMonitor(c.drowsiness, c.eyes),
+          "the drowsiness history (PERCLOS, blinks, episodes)"),
+    _Part("distraction", lambda c, m: c.distraction, lambda c, m: DistractionMonitor(c.distraction),
+          "the driver's neutral head pose"),
+    _Part("fusion", lambda c, m: (c.fusion, fusion_max_ages(c, m.kinds)),
+          lambda c, m: Fusion(c.fusion, fusion_max_ages(c, m.kinds)), "the smoothed arousal and stress"),
+    _Part("emotion", lambda c, m: (c.vision.emotion_window_s, c.vision.emotion_hz),
+          lambda c, m: EmotionWindow(c.vision.emotion_window_s, c.vision.emotion_hz), "the emotion window"),
+    _Part("conditions", lambda c, m: (c.eyes, c.drowsiness, c.distraction, c.alerts),
+          lambda c, m: ConditionTracker(c), "the alert conditions' timers"),
+    _Part("alerts", lambda c, m: c.alerts, lambda c, m: AlertManager(c.alerts, m._prefix), "the open alerts (ended)"),
+)

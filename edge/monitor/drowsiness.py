@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from edge.config import DrowsinessConfig, EyesConfig
+from edge.names import DrowsinessLevel
 
-Level = Literal["unknown", "alert", "slightly_drowsy", "drowsy", "very_drowsy"]
 EpisodeKind = Literal["blink", "long_blink", "microsleep", "sleep", "closure_end", "yawn", "nod"]
 
 _MAX_SAMPLE_GAP_S = 0.5  # a longer gap between samples counts as not observed
@@ -48,7 +48,7 @@ class DrowsinessState:
     perclos: float | None  # share of visible time with eyes closed in the window; None until min_visible_s
     blink_rate_per_min: float | None
     kss: float | None  # 1-9; None until enough of the driver has been seen
-    level: Level
+    level: DrowsinessLevel
     blinks: int
     long_blinks: int
     microsleeps: int  # closures that reached microsleep_s (a sleep is counted here too: it was one first)
@@ -235,7 +235,7 @@ class DrowsinessMonitor:
             kss = max(kss, c.kss_very_drowsy)
         return round(min(9.0, max(1.0, kss)), 1)
 
-    def _level(self, kss: float | None) -> Level:
+    def _level(self, kss: float | None) -> DrowsinessLevel:
         if kss is None:
             return "unknown"
         if kss >= self.cfg.kss_very_drowsy:

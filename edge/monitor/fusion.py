@@ -1,7 +1,7 @@
-"""Fusion of arousal and stress across modalities (face, voice, physiology). Pure policy.
+"""Fusion of arousal and stress across sources (the face, and each registered modality that votes). Pure policy.
 
-Each modality hands in its latest estimate with the time it was made and a quality in [0, 1]. An estimate older
-than its modality's max age (FusionConfig) is stale and a modality with no estimate is missing: both are left out,
+Each source hands in its latest estimate with the time it was made and a quality in [0, 1]. An estimate older
+than its source's max age (FusionConfig) is stale and a source with no estimate is missing: both are left out,
 never imputed, and named in the state so a subscriber knows what the number rests on. The fused value is the
 quality-weighted mean of the fresh estimates, smoothed over time by an exponential filter whose time constant is
 arousal_tau_s (seconds: arousal changes fast) or stress_tau_s (tens of seconds). With no fresh source a value is
@@ -15,14 +15,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from edge.config import FusionConfig
-from edge.types import EmotionEstimate, PhysioEstimate, VoiceEstimate
-
-MODALITIES: tuple[str, ...] = ("face", "voice", "physio")
+from edge.types import EmotionEstimate
 
 # Arousal of each facial emotion on the circumplex model of affect (Russell 1980): anger, fear and surprise are
 # high-arousal, happiness moderately high, disgust middling, sadness and a neutral face low. This is a coarse
-# proxy: facial expression says little about arousal (a calm face can hide stress), so it stands in only until
-# voice and physiology land, and it gives no stress estimate at all.
+# proxy: facial expression says little about arousal (a calm face can hide stress), so it weighs only by its face
+# quality beside the voice, and it gives no stress estimate at all.
 FACE_AROUSAL_WEIGHTS: dict[str, float] = {
     "angry": 0.85,
     "fear": 0.85,
@@ -36,7 +34,7 @@ FACE_AROUSAL_WEIGHTS: dict[str, float] = {
 
 @dataclass(frozen=True, slots=True)
 class ModalityEstimate:
-    name: str  # one of MODALITIES
+    name: str  # "face" or a registered modality's name (edge.modalities)
     t: float  # when the estimate was made, on the pipeline clock
     arousal: float | None  # [0, 1]; None when this modality does not estimate it
     stress: float | None  # probability of high stress, [0, 1]
@@ -70,30 +68,6 @@ def face_estimate(emotion: EmotionEstimate, quality: float) -> ModalityEstimate:
     return ModalityEstimate("face", emotion.t, face_arousal(emotion), None, quality)
 
 
-def voice_estimate(voice: VoiceEstimate) -> ModalityEstimate | None:
-    """The "voice" modality from a classified segment (None for an unknown one: it does not vote).
-
-    Arousal is the model's P(high arousal). Stress is a proxy, vocal arousal that joy does not explain,
-    P(high) × (1 − P(happy)) (an excited, laughing driver is not stressed); it fuses with the physiological stress
-    model's estimate (physio_estimate), each weighted by its quality.
-    """
-    if voice.arousal is None:
-        return None
-    happy = (voice.emotions or {}).get("happy", 0.0)
-    return ModalityEstimate("voice", voice.t, voice.arousal, voice.arousal * (1.0 - happy), voice.quality)
-
-
-def physio_estimate(physio: PhysioEstimate) -> ModalityEstimate | None:
-    """The "physio" modality from a window the stress model classified (None otherwise: it does not vote).
-
-    Stress is the model's P(high) (drivedb's city driving); quality the better of the ECG and EDA qualities, since
-    the model works from either. Physiology gives no arousal estimate of its own.
-    """
-    if physio.stress is None:
-        return None
-    return ModalityEstimate("physio", physio.t, None, physio.stress.get("high", 0.0), physio.quality)
-
-
 def stress_level(score: float | None, threshold: float) -> str | None:
     """"high" at or above the alert threshold (alerts.stress_threshold), "medium" from half of it, else "low";
     None without a score."""
@@ -123,20 +97,22 @@ class _Smoother:
 
 
 class Fusion:
-    def __init__(self, cfg: FusionConfig):
+    def __init__(self, cfg: FusionConfig, max_age_s: Mapping[str, float]):
+        """`max_age_s`: every source that may vote ("face" and the modalities that do), in the order fusion names
+        them, with the age beyond which its estimate is stale."""
         self.cfg = cfg
-        self.max_age_s = {"face": cfg.face_max_age_s, "voice": cfg.voice_max_age_s, "physio": cfg.physio_max_age_s}
+        self.max_age_s = dict(max_age_s)
         self._arousal = _Smoother(cfg.arousal_tau_s)
         self._stress = _Smoother(cfg.stress_tau_s)
 
     def step(self, t: float, estimates: Mapping[str, ModalityEstimate | None]) -> FusionState:
-        unknown = set(estimates) - set(MODALITIES)
+        unknown = set(estimates) - set(self.max_age_s)
         if unknown:
-            raise ValueError(f"unknown modalities {sorted(unknown)}; expected some of {MODALITIES}")
+            raise ValueError(f"unknown modalities {sorted(unknown)}; expected some of {tuple(self.max_age_s)}")
         fresh: list[ModalityEstimate] = []
         stale: list[str] = []
         missing: list[str] = []
-        for name in MODALITIES:
+        for name in self.max_age_s:
             e = estimates.get(name)
             if e is None:
                 missing.append(name)
@@ -153,7 +129,7 @@ class Fusion:
             t=t,
             arousal=self._arousal.step(t, arousal),
             stress=self._stress.step(t, stress),
-            sources=tuple(n for n in MODALITIES if n in contributed),
+            sources=tuple(n for n in self.max_age_s if n in contributed),
             stale=tuple(stale),
             missing=tuple(missing),
             arousal_sources=arousal_sources,

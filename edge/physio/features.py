@@ -4,7 +4,7 @@ Training (tools/train_stress.py, drivedb) and the live stage (edge/physio/stage.
 `skin_measures`, `Baseline` and `feature_vector`, so the model sees the same numbers in the car as in training.
 Everything is relative to the driver: resting heart rate, HRV and skin conductance differ several-fold between
 people (and GSR units between devices), while the change from the driver's own start-of-drive values is what
-stress moves (DESIGN.md, Fusion).
+stress moves (docs/sensors.md, "What the pipeline makes of the signals").
 
 The baseline is the median of each measure over the windows that end within BASELINE_S of a modality's first
 usable window (the first minutes of a drive, usually calm); the model gives nothing until it is complete.

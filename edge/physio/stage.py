@@ -27,7 +27,7 @@ from edge.physio.ecg import bridge_short_gaps, detect_r_peaks, signal_quality
 from edge.physio.eda import Eda, grove_to_microsiemens
 from edge.physio.features import Baseline, Heart, Skin, WindowMeasures, feature_vector, heart_measures, skin_measures
 from edge.physio.stress import MODEL_NAME, StressModel
-from edge.sources.serial import PhysioSample
+from edge.sources.serial_lines import PhysioSample
 from edge.stats import StageTimer
 from edge.types import PhysioEstimate
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import numpy as np
 
+from edge.names import STRESS_LEVELS
 from edge.physio.features import FEATURE_NAMES
 from edge.runtime import Model
-from edge.types import STRESS_LEVELS
 
 MODEL_NAME = "stress"
 

@@ -3,39 +3,18 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 from typing import IO, Any
 
-
-def format_voice(voice: dict[str, Any] | None) -> str:
-    """"" with audio off; else the dominant vocal emotion and arousal, or why the voice is unknown."""
-    if voice is None or voice["reason"] == "off":
-        return ""
-    if voice["arousal"] is None:
-        return f"  voice: {voice['reason'].replace('_', ' ')}"
-    return f"  voice: {voice['dominant']}, arousal {voice['arousal_level']} {voice['arousal']:.2f}"
+from edge.modalities import REGISTERED
+from edge.modalities.base import ModalityKind
+from edge.names import STATE
 
 
-def format_physio(physio: dict[str, Any] | None) -> str:
-    """"" without a physiology source; else heart rate, skin conductance and stress, or why they are unknown."""
-    if physio is None or physio["reason"] == "off":
-        return ""
-    parts = []
-    if physio["hr_bpm"] is not None:
-        parts.append(f"HR {physio['hr_bpm']:.0f} bpm")
-    if physio["scl"] is not None:
-        parts.append(f"SCL {physio['scl']:.2f}")
-    if physio["stress"] is not None:
-        parts.append(f"stress {physio['stress_level']} {physio['stress']['high']:.2f}")
-    elif physio["reason"] == "baseline" and physio["baseline_remaining_s"] is not None:
-        parts.append(f"baseline {physio['baseline_remaining_s']:.0f} s to go")
-    else:
-        parts.append(physio["reason"].replace("_", " "))
-    return "  physio: " + ", ".join(parts)
-
-
-def format_state(p: dict[str, Any]) -> str:
+def format_state(p: dict[str, Any], kinds: Sequence[ModalityKind] = REGISTERED) -> str:
+    """One line: the face, eyes, drowsiness and emotion, then each modality's own part (ModalityKind.console)."""
     face = p["face"]
-    sensed = format_voice(p.get("voice")) + format_physio(p.get("physio"))
+    sensed = "".join(kind.console(p.get(kind.name)) for kind in kinds)
     if not face["present"]:
         return f"t={p['t']:7.2f}s  face: none{sensed}"
     eyes, emo, drowsy = p["eyes"], p["emotion"], p["drowsiness"]
@@ -60,12 +39,13 @@ def format_state(p: dict[str, Any]) -> str:
 
 
 class ConsoleSink:
-    def __init__(self, stream: IO[str] = sys.stdout):
+    def __init__(self, stream: IO[str] = sys.stdout, kinds: Sequence[ModalityKind] = REGISTERED):
         self._stream = stream
+        self._kinds = tuple(kinds)
 
     def publish(self, topic: str, payload: dict[str, Any]) -> None:
-        if topic == "state":
-            print(format_state(payload), file=self._stream, flush=True)
+        if topic == STATE:
+            print(format_state(payload, self._kinds), file=self._stream, flush=True)
 
     def close(self) -> None:
         self._stream.flush()

@@ -8,22 +8,12 @@ extra topic is published for Home Assistant. Availability follows `availability`
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
-from edge.types import STRESS_LEVELS
-
-ALERT_KINDS: tuple[str, ...] = (
-    "microsleep",
-    "sleep",
-    "unresponsive",
-    "drowsiness",
-    "long_distraction",
-    "visual_time_sharing",
-    "stress",
-    "driver_not_visible",
-    "monitoring_degraded",
-)
-DROWSINESS_LEVELS = ["unknown", "alert", "slightly_drowsy", "drowsy", "very_drowsy"]
+from edge.modalities import REGISTERED
+from edge.modalities.base import ModalityKind
+from edge.names import ALERT_KINDS, AVAILABILITY, DROWSINESS_LEVELS, STATE, STRESS_LEVELS, event_topic
 
 
 def discovery_topic(prefix: str, device_id: str) -> str:
@@ -35,9 +25,11 @@ def status_topic(prefix: str) -> str:
     return f"{prefix}/status"
 
 
-def discovery_payload(device_id: str, base: str, sw_version: str = "0") -> dict[str, Any]:
-    """`base` is the device's topic prefix, `dms/<device_id>`."""
-    state = f"{base}/state"
+def discovery_payload(device_id: str, base: str, sw_version: str = "0",
+                      kinds: Sequence[ModalityKind] = REGISTERED) -> dict[str, Any]:
+    """`base` is the device's topic prefix, `dms/<device_id>`. Each modality adds the sensors that read its section
+    of the state (ModalityKind.homeassistant), after the face's and before the fused stress."""
+    state = f"{base}/{STATE}"
     uid = f"dms_{device_id}"
 
     def sensor(key: str, name: str, template: str, **extra: Any) -> tuple[str, dict[str, Any]]:
@@ -51,7 +43,7 @@ def discovery_payload(device_id: str, base: str, sw_version: str = "0") -> dict[
     cmps = dict(
         [
             sensor("drowsiness_level", "Drowsiness level", "{{ value_json.drowsiness.level }}",
-                   device_class="enum", options=DROWSINESS_LEVELS, icon="mdi:sleep"),
+                   device_class="enum", options=list(DROWSINESS_LEVELS), icon="mdi:sleep"),
             sensor("kss", "KSS", "{{ value_json.drowsiness.kss if value_json.drowsiness.kss is not none else '' }}",
                    state_class="measurement", icon="mdi:gauge"),
             sensor("perclos", "PERCLOS",
@@ -61,9 +53,9 @@ def discovery_payload(device_id: str, base: str, sw_version: str = "0") -> dict[
                    "{{ 'ON' if (value_json.eyes.closed_prob or 0) >= 0.5 else 'OFF' }}", icon="mdi:eye-off"),
             binary("face_present", "Face present", state,
                    "{{ 'ON' if value_json.face.present else 'OFF' }}", device_class="occupancy"),
-            sensor("heart_rate", "Heart rate",
-                   "{{ value_json.physio.hr_bpm | round(0) if value_json.physio.hr_bpm is not none else '' }}",
-                   unit_of_measurement="bpm", state_class="measurement", icon="mdi:heart-pulse"),
+        ]
+        + [sensor(e.key, e.name, e.template, **e.extra) for modality in kinds for e in modality.homeassistant]
+        + [
             sensor("stress_level", "Stress level", "{{ value_json.stress.level or 'unknown' }}",
                    device_class="enum", options=["unknown", *STRESS_LEVELS], icon="mdi:head-alert"),
             sensor("stress", "Stress",
@@ -72,9 +64,9 @@ def discovery_payload(device_id: str, base: str, sw_version: str = "0") -> dict[
         ]
         + [
             # events are not retained: the sensor is unknown until the first event of its kind after a restart.
-            binary(f"alert_{kind}", f"Alert {kind.replace('_', ' ')}", f"{base}/events/{kind}",
+            binary(f"alert_{kind}", f"Alert {kind.replace('_', ' ')}", f"{base}/{event_topic(kind)}",
                    "{{ 'OFF' if value_json.type == 'end' else 'ON' }}", device_class="safety",
-                   json_attributes_topic=f"{base}/events/{kind}",
+                   json_attributes_topic=f"{base}/{event_topic(kind)}",
                    json_attributes_template="{{ {'level': value_json.level, 'id': value_json.id} | tojson }}")
             for kind in ALERT_KINDS
         ]
@@ -85,7 +77,7 @@ def discovery_payload(device_id: str, base: str, sw_version: str = "0") -> dict[
         "o": {"name": "edge-dms", "sw": sw_version},
         "cmps": cmps,
         "availability": [
-            {"topic": f"{base}/availability",
+            {"topic": f"{base}/{AVAILABILITY}",
              "value_template": "{{ 'online' if value == 'online' else 'offline' }}"}
         ],
         "qos": 0,

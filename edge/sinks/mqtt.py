@@ -4,7 +4,7 @@ Threads: the caller's (publish: the frame loop), paho's network thread (callback
 outbox rows to paho and deletes the acknowledged ones. No disk I/O on the caller's thread but the one transaction
 that stores an event (both of its rows), none at all on paho's thread: `_on_publish` only queues the acknowledged
 row id. The callbacks take only `_mid_lock`, which is never held while calling paho (paho holds its
-`_out_message_mutex` while it calls on_publish).
+`_out_message_mutex` while it calls on_publish). Commands are validated there and handed over, never run there.
 
 Order of alerts: rows are handed to paho strictly in row order, only while connected, and at most MAX_INFLIGHT
 ahead of their acknowledgements (paho's own window: more would only wait in paho's memory). After a reconnect paho
@@ -36,8 +36,9 @@ import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 
 from edge.config import MqttConfig
+from edge.names import AVAILABILITY, CMD_RESULT, COMMANDS, EVENTS, HEALTH, STATE, command_topic, event_topic
 from edge.sinks import homeassistant as ha
-from edge.sinks.commands import COMMANDS, CommandError, parse_command
+from edge.sinks.commands import Command, dispatch
 from edge.sinks.encoding import encode
 from edge.sinks.outbox import MEMORY, Kind, Outbox
 
@@ -45,7 +46,8 @@ __all__ = ["MAX_INFLIGHT", "MqttSink", "encode", "read_password", "wall_iso"]
 
 log = logging.getLogger("edge.mqtt")
 
-OnCommand = Callable[[str, dict[str, Any]], dict[str, Any]]
+# Called on paho's network thread with each valid command: it must only hand the command over (and reply later).
+OnCommand = Callable[[Command], None]
 MAX_INFLIGHT = 20  # outbox rows handed to paho ahead of their acks: paho's default max_inflight_messages
 _RESEND_GRACE_S = 10.0  # rows paho still holds after a reconnect get this long to be acknowledged before re-sending
 _ALERTS_TRACKED = 1024  # open alerts whose last level the sink remembers (the drop class of updates)
@@ -135,7 +137,7 @@ class MqttSink:
             )
         if cfg.username:
             self.client.username_pw_set(cfg.username, read_password(cfg))
-        self.client.will_set(self.topic("availability"), "offline", qos=1, retain=True)
+        self.client.will_set(self.topic(AVAILABILITY), "offline", qos=1, retain=True)
         self.client.on_socket_open = self._on_socket_open
         self.client.on_connect = self._on_connect
         self.client.on_connect_fail = self._on_connect_fail
@@ -155,16 +157,16 @@ class MqttSink:
 
     def publish(self, topic: str, payload: dict[str, Any]) -> None:
         try:
-            if topic == "events":
+            if topic == EVENTS:
                 self._publish_event(payload)
-            elif topic == "health":
+            elif topic == HEALTH:
                 self._health = payload
                 if self._connected:
-                    self._send("health", self._health_payload(payload), qos=1, retain=True)
-            elif topic == "state":
+                    self._send(HEALTH, self._health_payload(payload), qos=1, retain=True)
+            elif topic == STATE:
                 if self._connected:  # latest only: a stale state is worthless after an outage
-                    self._send("state", encode(payload), qos=0, retain=True)
-            elif topic == "availability":
+                    self._send(STATE, encode(payload), qos=0, retain=True)
+            elif topic == AVAILABILITY:
                 log.debug("availability is the sink's own topic; ignored")
             elif self._connected:
                 self._send(topic, encode(payload), qos=0, retain=False)
@@ -179,7 +181,7 @@ class MqttSink:
             time.sleep(0.01)
         self._closing = True
         if self._connected:
-            info = self.client.publish(self.topic("availability"), "stopped", qos=1, retain=True)
+            info = self.client.publish(self.topic(AVAILABILITY), "stopped", qos=1, retain=True)
             try:
                 info.wait_for_publish(max(0.1, deadline - time.monotonic()))
             except (RuntimeError, ValueError) as err:
@@ -245,10 +247,10 @@ class MqttSink:
             event[f"wall_{key}"] = _wall_or_none(event.get(key), self.wall_offset)
         data = encode(event)
         kind = self._drop_class(event)
-        topics = [self.topic("events")]
+        topics = [self.topic(EVENTS)]
         alert_kind = event.get("kind")
         if isinstance(alert_kind, str) and alert_kind.replace("_", "").isalnum() and len(alert_kind) <= 64:
-            topics.append(self.topic(f"events/{alert_kind}"))
+            topics.append(self.topic(event_topic(alert_kind)))
         try:
             self.outbox.put_many([(t, data) for t in topics], qos=1, retain=False, kind=kind)
         except Exception as err:  # disk full, read-only file, I/O error: the event must still go out
@@ -287,7 +289,7 @@ class MqttSink:
             if info.rc not in _HANDED:
                 log.error("MQTT: paho refused the event on %s too (%s): it is lost", topic, info.rc)
         if self._connected and self._health is not None:  # report it now, not at the next health period
-            self._send("health", self._health_payload(self._health), qos=1, retain=True)
+            self._send(HEALTH, self._health_payload(self._health), qos=1, retain=True)
 
     def _pump_loop(self) -> None:
         while True:
@@ -387,13 +389,13 @@ class MqttSink:
                 self._connected_at = time.monotonic()
             self._connected = True
             log.info("MQTT: connected to %s:%d", self.cfg.host, self.cfg.port)
-            client.publish(self.topic("availability"), "online", qos=1, retain=True)
-            client.subscribe([(self.topic(f"cmd/{name}"), 1) for name in COMMANDS])
+            client.publish(self.topic(AVAILABILITY), "online", qos=1, retain=True)
+            client.subscribe([(self.topic(command_topic(name)), 1) for name in COMMANDS])
             if self.cfg.homeassistant:
                 client.subscribe(ha.status_topic(self.cfg.homeassistant_prefix), 1)
                 self._publish_discovery()
             if self._health is not None:
-                self._send("health", self._health_payload(self._health), qos=1, retain=True)
+                self._send(HEALTH, self._health_payload(self._health), qos=1, retain=True)
         except Exception:
             log.exception("MQTT on_connect failed")
         self._wake.set()
@@ -431,8 +433,8 @@ class MqttSink:
                     self._publish_discovery()
                 return
             name = msg.topic.rsplit("/", 1)[-1]
-            if msg.topic == self.topic(f"cmd/{name}") and name in COMMANDS:
-                self._handle_command(name, msg.payload, retained=bool(msg.retain))
+            if msg.topic == self.topic(command_topic(name)) and name in COMMANDS:
+                dispatch(name, msg.payload, bool(msg.retain), self.on_command, self._answer)
         except Exception:
             log.exception("MQTT message on %r failed", msg.topic)
 
@@ -441,35 +443,6 @@ class MqttSink:
         payload = ha.discovery_payload(self.device_id, self.base, self.sw_version)
         self.client.publish(ha.discovery_topic(prefix, self.device_id), encode(payload), qos=1, retain=True)
 
-    def _handle_command(self, name: str, raw: bytes, retained: bool = False) -> None:
-        """Run one command and answer on cmd/result. A retained command (delivered because it was left on the
-        broker, on every subscribe, i.e. on every start of the daemon) is answered but never run."""
-        result: dict[str, Any] = {"v": 1, "ok": False, "command": name}
-        try:
-            try:
-                args, request_id = parse_command(name, raw)
-            except CommandError as err:
-                if not retained:
-                    raise
-                args, request_id = {}, err.request_id
-            if request_id is not None:
-                result["request_id"] = request_id
-            if retained:
-                raise CommandError("retained commands are ignored (clear it: publish an empty retained message "
-                                   "on this topic)", request_id)
-            if self.on_command is None:
-                raise CommandError("commands are not handled by this process")
-            answer = self.on_command(name, args)
-            extra = {k: v for k, v in (answer or {}).items() if k not in ("v", "command", "request_id")}
-            result.update({"ok": True, **extra})
-            if not result["ok"] and not isinstance(result.get("reason"), str):
-                result["reason"] = "refused"
-        except CommandError as err:
-            result["reason"] = str(err)
-            if err.request_id is not None:
-                result["request_id"] = err.request_id
-            log.info("MQTT command %s rejected: %s", name, err)
-        except Exception as err:  # the handler's bug must not kill the network thread
-            log.exception("MQTT command %s failed", name)
-            result["reason"] = f"internal error: {type(err).__name__}"
-        self._send("cmd/result", encode(result), qos=1, retain=False)
+    def _answer(self, result: dict[str, Any]) -> None:
+        """Publish a command's result (from any thread: paho's publish is thread-safe)."""
+        self._send(CMD_RESULT, encode(result), qos=1, retain=False)

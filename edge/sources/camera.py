@@ -1,6 +1,6 @@
 """The live camera: source parsing, opening with the right OpenCV backend, and a supervised capture thread.
 
-The thread keeps only the newest frame in a single slot, so the vision worker never falls behind the camera;
+The thread keeps only the newest frame in a single slot, so the session worker never falls behind the camera;
 frames replaced before anyone took them are counted as dropped. The thread is a SupervisedSource (supervised.py):
 on a device error it releases the device, reports "unavailable" with the reason, and reopens with backoff.
 Privacy: frames stay in memory; they are never written to disk or logged.

@@ -12,7 +12,7 @@ import csv
 from pathlib import Path
 
 from edge.sources.recording import RecordingError, csv_number
-from edge.sources.serial import LEADS_OFF, PhysioSample
+from edge.sources.serial_lines import LEADS_OFF, PhysioSample
 
 CHANNELS = ("ecg", "gsr")
 

@@ -29,7 +29,7 @@ FORMAT_VERSION = 1
 DRIVE_JSON = "drive.json"
 VIDEO_TS_HEADER = ("frame", "t_s")
 LABELS_HEADER = ("start_s", "end_s", "label")
-# Default file names of the streams; drive.json may name others.
+# Default file names of the streams; drive.json may name others, and streams of other names.
 DEFAULT_FILES = {
     "video": "video.mkv",
     "timestamps": "video_ts.csv",
@@ -64,9 +64,7 @@ class ReplaySource:
         self.path = path
         self.info: dict[str, Any] = {}
         self.labels: list[Label] = []
-        self.audio_path: Path | None = None
-        self.physio_path: Path | None = None
-        self.speed_path: Path | None = None
+        self.streams: dict[str, Path] = {}  # the drive's signals beside the video (audio, physio, ...), by name
         self._times: list[float] | None = None
         declared_fps: float | None = None
         if path.is_dir():
@@ -77,9 +75,9 @@ class ReplaySource:
             ts_path = _stream_file(path, video.get("timestamps"), "timestamps", f"{DRIVE_JSON}: streams.video")
             if ts_path is not None:
                 self._times = _read_video_ts(ts_path)
-            self.audio_path = _stream_path(path, streams, "audio")
-            self.physio_path = _stream_path(path, streams, "physio")
-            self.speed_path = _stream_path(path, streams, "speed")
+            for name in sorted((DEFAULT_FILES.keys() | streams.keys()) - {"video", "timestamps", "labels"}):
+                if (found := _stream_path(path, streams, name)) is not None:
+                    self.streams[name] = found
             labels_path = _stream_path(path, streams, "labels")
             if labels_path is not None:
                 self.labels = read_labels(labels_path)
@@ -224,8 +222,8 @@ def _stream_path(folder: Path, streams: dict[str, Any], name: str, required: boo
 def _stream_file(folder: Path, declared: object, name: str, where: str) -> Path | None:
     """The file drive.json names (it must exist), else the default name when present (labels added later)."""
     if declared is None:
-        default = folder / DEFAULT_FILES[name]
-        return default if default.is_file() else None
+        default = folder / DEFAULT_FILES[name] if name in DEFAULT_FILES else None
+        return default if default is not None and default.is_file() else None
     if not isinstance(declared, str) or not declared or Path(declared).is_absolute() or ".." in Path(declared).parts:
         raise RecordingError(f"{folder / DRIVE_JSON}: {where} must be a file name inside the drive (got {declared!r})")
     path = folder / declared

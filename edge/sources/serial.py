@@ -23,11 +23,11 @@ from collections.abc import Callable
 from typing import Any
 
 from edge.config import SerialConfig
-from edge.sources.serial_lines import LEADS_OFF, ClockMap, PhysioSample, SerialParser
+from edge.sources.serial_lines import ClockMap, PhysioSample, SerialParser
 from edge.sources.supervised import SourceFailure, SourceState, SupervisedSource
 from edge.sources.timing import safe_seconds
 
-__all__ = ["BUFFER_S", "LEADS_OFF", "PhysioSample", "SerialSource"]
+__all__ = ["BUFFER_S", "SerialSource"]
 
 log = logging.getLogger("edge.serial")
 

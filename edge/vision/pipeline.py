@@ -1,8 +1,8 @@
-"""The vision worker: one frame in, one FaceObservation out.
+"""The vision stage: one frame in, one FaceObservation out.
 
 Detect the driver's face only when there is no track (or every N frames when configured); otherwise take the
 landmark ROI from the previous frame's landmarks, which is both faster and steadier than detecting again.
-Not thread-safe: one pipeline per vision worker.
+Not thread-safe: one pipeline per drive session (edge/session.py).
 """
 
 from __future__ import annotations

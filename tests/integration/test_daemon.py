@@ -111,7 +111,7 @@ def test_run_notifies_systemd_feeds_the_watchdog_and_stops_cleanly(clip, tmp_pat
         assert notify.wait_for("READY=1", timeout=30), proc.stderr.read() if proc.poll() is not None else "no READY"
         # the watchdog interval is half of WATCHDOG_USEC: 0.2 s
         assert sum("WATCHDOG=1" in m for m in notify.drain(1.5)) >= 4
-        stall.touch()  # the vision worker hangs...
+        stall.touch()  # the vision stage hangs, and with it the session worker...
         notify.drain(0.5)  # (a ping already under way may still come)
         assert not any("WATCHDOG=1" in m for m in notify.drain(1.5))  # ...and systemd is no longer fed
         stall.unlink()
@@ -203,6 +203,44 @@ def test_reload_refuses_a_bad_config_and_applies_a_good_one(clip, tmp_path):
         proc.send_signal(signal.SIGHUP)
         assert notify.wait_for("RELOADING=1", timeout=10) and notify.wait_for("READY=1", timeout=30)
         assert sub.wait_for(lambda m: config_component() is None, timeout=10)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=20) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        notify.close()
+        sub.close()
+        broker.close()
+
+
+def test_cmd_reload_of_the_mqtt_section_keeps_what_was_learned_about_the_driver(clip, tmp_path):
+    """cmd/reload runs off the MQTT thread and answers when done: a change of [mqtt] alone reconnects the broker
+    link, keeps the learned neutral head pose (and the camera running), and the result says so."""
+    broker = mosquitto.Mosquitto()
+    broker.start()
+    sub = mosquitto.Subscriber(broker, ["dms/cab-7/state", "dms/cab-7/cmd/result"])
+    config = write_config(tmp_path, broker.port)
+    good = config.read_text()
+    notify, stall = FakeSystemd(tmp_path / "notify.sock"), tmp_path / "stall"
+    proc = start_dms(tmp_path, config, str(clip("WolfgangLanger_Pexels.mp4")), notify.path, stall)
+
+    def states() -> list[dict]:
+        return [json.loads(p) for p in sub.on("dms/cab-7/state")]
+
+    try:
+        assert notify.wait_for("READY=1", timeout=30)
+        assert sub.wait_for(lambda m: any(s["distraction"]["neutral_learned"] for s in states()), timeout=30)
+        config.write_text(good.replace("stats_interval_s = 1.0", "stats_interval_s = 2.0"))
+        learned_at = len(states())
+        sub.publish("dms/cab-7/cmd/reload", json.dumps({"request_id": "r1"}))
+        assert sub.wait_for(lambda m: sub.on("dms/cab-7/cmd/result"), timeout=20)
+        result = json.loads(sub.on("dms/cab-7/cmd/result")[0])
+        jsonschema.validate(result, json.loads((SCHEMAS / "cmd_result.json").read_text()))
+        assert result["ok"] is True and result["request_id"] == "r1", result
+        assert result["changed"] == ["mqtt"] and result["restarted"] == ["mqtt"] and result["forgotten"] == []
+        assert "kept" in result["reason"]
+        assert sub.wait_for(lambda m: len(states()) >= learned_at + 4, timeout=20)  # through the new connection
+        assert all(s["distraction"]["neutral_learned"] for s in states()[learned_at:])
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=20) == 0
     finally:

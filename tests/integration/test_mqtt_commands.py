@@ -10,6 +10,7 @@ import jsonschema
 import pytest
 
 from edge.config import MqttConfig
+from edge.sinks.commands import Command
 from edge.sinks.mqtt import MqttSink
 from tests.integration.test_mqtt import SCHEMAS, event, wait_until
 from tests.mosquitto import Mosquitto, Subscriber, available
@@ -42,11 +43,11 @@ def test_commands(tmp_path):
     broker.start()
     calls: list[tuple[str, dict]] = []
 
-    def on_command(name: str, args: dict) -> dict:
-        calls.append((name, args))
-        if name == "reload":
+    def on_command(command: Command) -> None:
+        calls.append((command.name, command.args))
+        if command.name == "reload":
             raise RuntimeError("boom")  # a handler bug is answered, never raised into paho
-        return {"acknowledged": 1} if name == "ack" else {}
+        command.reply({"acknowledged": 1} if command.name == "ack" else {})
 
     cfg = MqttConfig(host=broker.host, port=broker.port, outbox_path=tmp_path / "o.sqlite", homeassistant=False)
     sink = MqttSink(cfg, DEV, on_command=on_command)
@@ -110,7 +111,8 @@ def test_retained_commands_are_answered_not_run(tmp_path):
         sub.publish(f"dms/{DEV}/cmd/ack", json.dumps({"id": "alert-1", "request_id": "r0"}), retain=True)
         sub.publish(f"dms/{DEV}/cmd/calibrate", b"{bad", retain=True)
         cfg = MqttConfig(host=broker.host, port=broker.port, outbox_path=tmp_path / "o.sqlite", homeassistant=False)
-        sink = MqttSink(cfg, DEV, on_command=lambda name, args: calls.append((name, args)) or {})
+        sink = MqttSink(cfg, DEV, on_command=lambda command: command.reply(calls.append((command.name, command.args))
+                                                                             or {}))
         assert sub.wait_for(lambda m: len(m) == 2)
         results = sorted((json.loads(p) for p in sub.on(f"dms/{DEV}/cmd/result")), key=lambda r: r["command"])
         for result in results:

@@ -13,7 +13,7 @@ import pytest
 
 from edge.config import Config
 from edge.physio.stage import PhysioStage, load_stress_model
-from edge.sources.serial import PhysioSample
+from edge.sources.serial_lines import PhysioSample
 
 ROOT = Path(__file__).resolve().parents[2]
 DRIVEDB = Path(os.environ.get("DMS_DATASETS", ROOT.parent / "shared" / "datasets")) / "drivedb"

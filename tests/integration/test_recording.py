@@ -41,7 +41,8 @@ def test_round_trip_every_frame_in_order_with_exact_times(drive: Path) -> None:
         assert replay.frame_count == 40 and replay.fps == 25.0 and (replay.width, replay.height) == (W, H)
         assert replay.info["device"] == "test-car" and replay.info["streams"]["video"]["frames"] == 40
         assert replay.labels == [(0.2, 0.9, "microsleep"), (1.0, 1.5, "yawn, long")]
-        assert replay.audio_path is None and replay.physio_path is None and replay.speed_path is None
+        assert replay.streams.get("audio") is None and replay.streams.get("physio") is None
+        assert replay.streams.get("speed") is None
         assert replay.path == drive
     assert [f.index for f in frames] == list(range(40))  # positions in the video
     assert [read_number(f.image) for f in frames] == list(range(40))
@@ -58,7 +59,7 @@ def test_optional_streams_are_found_by_default_name(drive: Path) -> None:
     (drive / "audio.wav").write_bytes(b"RIFF")
     (drive / "speed.csv").write_text("t_s,speed_kmh\n0.0,80\n")
     with open_replay(drive) as replay:
-        assert replay.audio_path == drive / "audio.wav" and replay.speed_path == drive / "speed.csv"
+        assert replay.streams["audio"] == drive / "audio.wav" and replay.streams["speed"] == drive / "speed.csv"
 
 
 @pytest.mark.parametrize("name", ["WolfgangLanger_Pexels.mp4", "noface_face.mov", "face_noface.mov"])

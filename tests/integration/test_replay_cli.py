@@ -129,8 +129,18 @@ def test_replay_errors_are_usage_errors(tmp_path):
     not_video.write_text("not a video")
     proc = dms("replay", str(not_video))
     assert proc.returncode == 2 and "not a readable video" in proc.stderr
-    proc = dms("replay", str(not_video), "--speed", "-1")
+    proc = dms("replay", str(not_video), "--pace", "-1")
     assert proc.returncode == 2
+
+
+def test_speed_is_the_deprecated_name_of_pace(clip, tmp_path):
+    paced, old = tmp_path / "paced.jsonl", tmp_path / "old.jsonl"
+    assert dms("replay", str(clip("face_noface.mov")), "--pace", "0", "--jsonl", str(paced), "--quiet").returncode == 0
+    proc = dms("replay", str(clip("face_noface.mov")), "--speed", "0", "--jsonl", str(old), "--quiet")
+    assert proc.returncode == 0 and "--speed is deprecated" in proc.stderr
+    assert old.read_text() == paced.read_text()
+    proc = dms("replay", str(clip("face_noface.mov")), "--speed", "1", "--pace", "1")
+    assert proc.returncode == 2 and "give only --pace" in proc.stderr
 
 
 def test_bench_writes_json(clip, tmp_path):

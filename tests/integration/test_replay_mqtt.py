@@ -49,7 +49,7 @@ def test_replay_survives_five_broker_restarts(clip, tmp_path):
         proc = subprocess.Popen(
             [sys.executable, "-m", "edge.cli", "--log-level", "INFO", "replay", str(clip("WolfgangLanger_Pexels.mp4")),
              "--config", str(config), "--mqtt", broker.url, "--device-id", "car-1", "--jsonl", str(jsonl), "--quiet",
-             "--speed", "2"],
+             "--pace", "2"],
             cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
         )
         log: list[str] = []

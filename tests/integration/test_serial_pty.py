@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 
 from edge.config import SerialConfig
-from edge.sources.serial import PhysioSample, SerialSource
+from edge.sources.serial import SerialSource
+from edge.sources.serial_lines import PhysioSample
 from tests.polling import wait_until
 
 pytestmark = pytest.mark.skipif(shutil.which("socat") is None, reason="needs socat (apt-get install socat)")

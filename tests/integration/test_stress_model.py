@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from edge.names import STRESS_LEVELS
 from edge.physio.features import FEATURE_NAMES
 from edge.physio.stress import StressModel
-from edge.types import STRESS_LEVELS
 
 ROOT = Path(__file__).resolve().parents[2]
 DRIVEDB = Path(os.environ.get("DMS_DATASETS", ROOT.parent / "shared" / "datasets")) / "drivedb" / "csv_framerate"

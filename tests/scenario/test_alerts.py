@@ -9,7 +9,8 @@ from collections.abc import Callable
 import pytest
 
 from edge.config import AlertsConfig
-from edge.monitor.alerts import KINDS, AlertEvent, AlertManager, Condition
+from edge.monitor.alerts import AlertEvent, AlertManager, Condition
+from edge.names import ALERT_KINDS as KINDS
 
 FPS = 30.0
 ON = Condition(True, {"off_road_s": 3.2})

@@ -1,4 +1,4 @@
-"""Alert conditions from the monitors' states, at the boundaries of DESIGN.md's table.
+"""Alert conditions from the monitors' states, at the boundaries of docs/alerts.md's table.
 
 Most tests run the real drowsiness and distraction monitors, the condition tracker and the alert manager together
 on time vectors at 30 fps, as DriverMonitor will. Durations are measured from the first sample of a condition to

@@ -184,3 +184,10 @@ def test_overrides_merge_into_their_section_and_are_validated():
     with pytest.raises(ConfigError) as info:
         with_overrides(base, "--threads", {"runtime": {"num_threads": 0}})
     assert info.value.source == "--threads" and info.value.problems[0].startswith("runtime.num_threads")
+
+
+def test_alert_levels_has_one_key_per_alert_kind_in_order():
+    from edge.config import AlertLevels
+    from edge.names import ALERT_KINDS
+
+    assert tuple(AlertLevels.model_fields) == ALERT_KINDS

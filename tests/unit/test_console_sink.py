@@ -1,15 +1,16 @@
 """The console's state line: what it shows of the voice and physiology stages."""
 
 from edge.config import Config
+from edge.modalities.physio import console as format_physio
 from edge.monitor.driver import DriverMonitor
-from edge.sinks.console import format_physio, format_state
+from edge.sinks.console import format_state
 from edge.state import state_payload
 from edge.types import FaceObservation, PhysioEstimate
 
 
 def _line(physio: PhysioEstimate | None, source: bool = True) -> str:
-    monitor = DriverMonitor(Config(), "test", physio_source=source)
-    return format_state(state_payload(monitor.step(FaceObservation.absent(10.0, 300), physio=physio)))
+    monitor = DriverMonitor(Config(), "test", present={"physio"} if source else ())
+    return format_state(state_payload(monitor.step(FaceObservation.absent(10.0, 300), estimates={"physio": physio})))
 
 
 def test_physiology_on_the_state_line():

@@ -7,14 +7,14 @@ import math
 import pytest
 
 from edge.config import Config, FusionConfig
-from edge.monitor.driver import DriverMonitor
+from edge.modalities.physio import fusion_vote as physio_estimate
+from edge.monitor.driver import DriverMonitor, fusion_max_ages
 from edge.monitor.fusion import (
     FACE_AROUSAL_WEIGHTS,
     Fusion,
     ModalityEstimate,
     face_arousal,
     face_estimate,
-    physio_estimate,
     stress_level,
 )
 from edge.types import EMOTION_LABELS, EmotionEstimate, FaceObservation, PhysioEstimate
@@ -24,8 +24,11 @@ def est(name: str, t: float, arousal=None, stress=None, quality=1.0) -> Modality
     return ModalityEstimate(name, t, arousal, stress, quality)
 
 
+AGES = fusion_max_ages(Config())  # face, voice, physio: the registered modalities that vote
+
+
 def test_stale_and_missing_sources_are_left_out_and_named():
-    f = Fusion(FusionConfig())
+    f = Fusion(FusionConfig(), AGES)
     # voice is 10.5 s old (max 10 s), physio has never reported
     state = f.step(20.0, {"face": est("face", 19.5, arousal=0.3), "voice": est("voice", 9.5, arousal=0.9, stress=0.9)})
     assert state.arousal == pytest.approx(0.3) and state.stress is None
@@ -35,13 +38,13 @@ def test_stale_and_missing_sources_are_left_out_and_named():
 
 @pytest.mark.parametrize("age, fresh", [(1.0, True), (1.01, False)])
 def test_max_age_boundary(age, fresh):
-    state = Fusion(FusionConfig()).step(5.0, {"face": est("face", 5.0 - age, arousal=0.4)})
+    state = Fusion(FusionConfig(), AGES).step(5.0, {"face": est("face", 5.0 - age, arousal=0.4)})
     assert (state.arousal is not None) is fresh
     assert state.stale == (() if fresh else ("face",))
 
 
 def test_quality_weighted_mean():
-    f = Fusion(FusionConfig())
+    f = Fusion(FusionConfig(), AGES)
     state = f.step(
         1.0,
         {
@@ -56,7 +59,7 @@ def test_quality_weighted_mean():
 
 
 def test_a_source_of_quality_zero_does_not_vote():
-    state = Fusion(FusionConfig()).step(
+    state = Fusion(FusionConfig(), AGES).step(
         1.0, {"face": est("face", 1.0, arousal=0.9, quality=0.0), "voice": est("voice", 1.0, arousal=0.1)}
     )
     assert state.arousal == pytest.approx(0.1) and state.sources == ("voice",)
@@ -65,7 +68,7 @@ def test_a_source_of_quality_zero_does_not_vote():
 @pytest.mark.parametrize("dt", [1 / 30, 0.5, 0.37])
 def test_smoothing_reaches_63_percent_after_one_time_constant(dt):
     cfg = FusionConfig(arousal_tau_s=3.0, stress_tau_s=30.0)
-    f = Fusion(cfg)
+    f = Fusion(cfg, AGES)
     f.step(0.0, {"physio": est("physio", 0.0, arousal=0.0, stress=0.0)})
     t, state = 0.0, None
     for _ in range(int(round(30.0 / dt))):
@@ -79,7 +82,7 @@ def test_smoothing_reaches_63_percent_after_one_time_constant(dt):
 
 
 def test_no_fresh_source_gives_none_and_the_filter_restarts():
-    f = Fusion(FusionConfig())
+    f = Fusion(FusionConfig(), AGES)
     f.step(0.0, {"voice": est("voice", 0.0, stress=0.1)})
     f.step(1.0, {"voice": est("voice", 1.0, stress=0.1)})
     gone = f.step(20.0, {"voice": est("voice", 1.0, stress=0.1)})  # 19 s old
@@ -89,7 +92,7 @@ def test_no_fresh_source_gives_none_and_the_filter_restarts():
 
 
 def test_unknown_or_misnamed_modality_is_an_error():
-    f = Fusion(FusionConfig())
+    f = Fusion(FusionConfig(), AGES)
     with pytest.raises(ValueError, match="unknown"):
         f.step(0.0, {"eeg": est("face", 0.0, arousal=0.5)})
     with pytest.raises(ValueError, match="handed in as"):
@@ -134,19 +137,19 @@ def test_physio_estimate_is_p_high_with_the_better_signal_quality():
 
 
 def test_the_monitor_fuses_physio_and_leaves_a_stale_estimate_out():
-    monitor = DriverMonitor(Config(), "test", physio_source=True)
+    monitor = DriverMonitor(Config(), "test", present={"physio"})
     first = monitor.step(FaceObservation.absent(0.5, 1))
-    assert first.physio.reason == "no_sensor" and "physio" in first.fusion.missing
-    state = monitor.step(FaceObservation.absent(5.0, 2), physio=_physio(5.0, 0.8))
+    assert first.estimate("physio").reason == "no_sensor" and "physio" in first.fusion.missing
+    state = monitor.step(FaceObservation.absent(5.0, 2), estimates={"physio": _physio(5.0, 0.8)})
     assert state.fusion.stress == pytest.approx(0.8) and state.fusion.stress_sources == ("physio",)
-    assert state.stress_level == "high" and state.physio.stress_level == "high"
+    assert state.stress_level == "high" and state.estimate("physio").stress_level == "high"
     # a window the model could not classify keeps the last classified one until it is stale
-    state = monitor.step(FaceObservation.absent(10.0, 3), physio=_physio(10.0, None))
-    assert state.physio.reason == "baseline" and state.fusion.stress_sources == ("physio",)
+    state = monitor.step(FaceObservation.absent(10.0, 3), estimates={"physio": _physio(10.0, None)})
+    assert state.estimate("physio").reason == "baseline" and state.fusion.stress_sources == ("physio",)
     late = 5.0 + Config().fusion.physio_max_age_s + 0.5
     state = monitor.step(FaceObservation.absent(late, 4))
     assert state.fusion.stress is None and state.fusion.stale == ("physio",) and state.stress_level is None
-    assert DriverMonitor(Config(), "test").step(FaceObservation.absent(0.5, 1)).physio.reason == "off"
+    assert DriverMonitor(Config(), "test").step(FaceObservation.absent(0.5, 1)).estimate("physio").reason == "off"
 
 
 @pytest.mark.parametrize("score, level", [(None, None), (0.0, "low"), (0.34, "low"), (0.35, "medium"),

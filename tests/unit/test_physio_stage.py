@@ -13,7 +13,7 @@ from edge.config import Config, PhysioConfig
 from edge.physio.ecg import hrv
 from edge.physio.features import FEATURE_NAMES
 from edge.physio.stage import PhysioStage, load_stress_model
-from edge.sources.serial import PhysioSample
+from edge.sources.serial_lines import PhysioSample
 from edge.types import PhysioEstimate
 from tests.physio_signals import (
     beat_times,

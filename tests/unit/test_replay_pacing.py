@@ -1,10 +1,11 @@
-"""replay() paces frames by the recording's clock at --speed, and not at all at speed 0."""
+"""replay() paces frames by the recording's clock at --pace, and not at all at pace 0."""
 
 import numpy as np
 
 from edge.config import Config
-from edge.monitor.driver import DriverMonitor
 from edge.replay import replay
+from edge.session import DriveSession, recorded_modalities
+from edge.stats import StageTimer
 from edge.types import FaceObservation, Frame
 
 
@@ -41,6 +42,10 @@ class ListSink:
         pass
 
 
+def _session(pipeline, sinks):
+    return DriveSession(Config(), pipeline, recorded_modalities({}, StageTimer()), sinks, "test")
+
+
 def _frames(n=10, fps=10.0, t0=5.0):
     image = np.zeros((4, 4), np.uint8)
     return [Frame(image, t0 + i / fps, i) for i in range(n)]
@@ -48,17 +53,15 @@ def _frames(n=10, fps=10.0, t0=5.0):
 
 def test_speed_zero_never_sleeps_and_processes_every_frame():
     clock, pipeline, sink = FakeClock(), CountingPipeline(), ListSink()
-    monitor = DriverMonitor(Config(), "test")
-    summary = replay(_frames(), pipeline, monitor, [sink], state_hz=2.0, speed=0.0, sleep=clock.sleep, clock=clock)
+    summary = replay(_frames(), _session(pipeline, [sink]), pace=0.0, sleep=clock.sleep, clock=clock)
     assert clock.sleeps == [] and len(pipeline.seen) == 10 and summary.frames == 10
     assert [p["t"] for _, p in sink.messages] == [5.0, 5.5]
     assert abs(summary.media_seconds - 0.9) < 1e-9
 
 
 def test_real_time_and_double_speed_wait_for_each_frame():
-    for speed, total in ((1.0, 0.9), (2.0, 0.45)):
+    for pace, total in ((1.0, 0.9), (2.0, 0.45)):
         clock = FakeClock()
-        monitor = DriverMonitor(Config(), "test")
-        replay(_frames(), CountingPipeline(), monitor, [], state_hz=2.0, speed=speed, sleep=clock.sleep, clock=clock)
+        replay(_frames(), _session(CountingPipeline(), []), pace=pace, sleep=clock.sleep, clock=clock)
         assert abs(sum(clock.sleeps) - total) < 1e-9
         assert len(clock.sleeps) == 9  # the first frame is due at once

@@ -11,8 +11,8 @@ import pytest
 from edge.config import SerialConfig
 from edge.sources.physio_replay import read_physio_csv
 from edge.sources.recording import RecordingError
-from edge.sources.serial import PhysioSample, SerialSource
-from edge.sources.serial_lines import ClockMap, SerialParser
+from edge.sources.serial import SerialSource
+from edge.sources.serial_lines import ClockMap, PhysioSample, SerialParser
 
 
 def checksum(payload: str) -> str:

@@ -79,7 +79,7 @@ def test_voice_is_off_without_audio_and_reported_with_it():
 
     emotions = {"neutral": 0.1, "happy": 0.1, "sad": 0.1, "angry": 0.7}
     heard = VoiceEstimate(2.0, 0.7, 24.0, 0.9, arousal=0.8, emotions=emotions, normalisation="population")
-    p = state_payload(monitor.step(FaceObservation.absent(2.1, 33), voice=heard))
+    p = state_payload(monitor.step(FaceObservation.absent(2.1, 33), estimates={"voice": heard}))
     jsonschema.validate(p, SCHEMA)
     voice = p["voice"]
     assert voice["dominant"] == "angry" and voice["arousal_level"] == "high" and voice["reason"] is None
@@ -89,7 +89,7 @@ def test_voice_is_off_without_audio_and_reported_with_it():
 
     # A silent stretch: the payload says so at once, while fusion keeps the last vocal arousal until it is stale.
     silent = VoiceEstimate.unknown(3.0, "no_speech", 0.05)
-    p = state_payload(monitor.step(FaceObservation.absent(3.1, 36), voice=silent))
+    p = state_payload(monitor.step(FaceObservation.absent(3.1, 36), estimates={"voice": silent}))
     jsonschema.validate(p, SCHEMA)
     assert p["voice"]["reason"] == "no_speech" and p["voice"]["arousal"] is None and p["voice"]["quality"] == 0.0
     assert p["fusion"]["sources"] == ["voice"]
@@ -104,14 +104,14 @@ def test_physio_and_stress_in_the_payload():
     assert p["physio"]["reason"] == "off" and p["physio"]["t"] is None and p["physio"]["stress_level"] == "unknown"
     assert p["stress"] == {"score": None, "level": None, "sources": []}
 
-    monitor = DriverMonitor(Config(), "test", physio_source=True)
+    monitor = DriverMonitor(Config(), "test", present={"physio"})
     p = state_payload(monitor.step(FaceObservation.absent(1.0, 30)))
     jsonschema.validate(p, SCHEMA)
     assert p["physio"]["reason"] == "no_sensor" and p["physio"]["hr_bpm"] is None and p["physio"]["stress"] is None
 
     learning = PhysioEstimate(5.0, 72.123, 41.0, 52.0, 0.21, 0.93, 5.12345, 3.0, 0.0, eda_flags=("flat",),
                               baseline_remaining_s=120.04, reason="baseline")
-    p = state_payload(monitor.step(FaceObservation.absent(5.1, 33), physio=learning))
+    p = state_payload(monitor.step(FaceObservation.absent(5.1, 33), estimates={"physio": learning}))
     jsonschema.validate(p, SCHEMA)
     physio = p["physio"]
     assert physio["hr_bpm"] == 72.12 and physio["scl"] == 5.1235 and physio["eda_flags"] == ["flat"]
@@ -121,7 +121,7 @@ def test_physio_and_stress_in_the_payload():
 
     stressed = PhysioEstimate(10.0, 95.0, 20.0, 30.0, 0.05, 0.9, 7.0, 9.0, 0.95, stress={"low": 0.1, "medium": 0.2,
                               "high": 0.7}, baseline_remaining_s=0.0)
-    p = state_payload(monitor.step(FaceObservation.absent(10.1, 36), physio=stressed))
+    p = state_payload(monitor.step(FaceObservation.absent(10.1, 36), estimates={"physio": stressed}))
     jsonschema.validate(p, SCHEMA)
     assert p["physio"]["stress_level"] == "high" and p["physio"]["stress"]["high"] == 0.7
     assert p["stress"] == {"score": 0.7, "level": "high", "sources": ["physio"]}
@@ -130,6 +130,6 @@ def test_physio_and_stress_in_the_payload():
     # the voice proxy fuses with it, each weighted by its quality
     heard = VoiceEstimate(10.2, 0.7, 24.0, 0.5, arousal=0.5, emotions={"neutral": 1.0, "happy": 0.0, "sad": 0.0,
                           "angry": 0.0}, normalisation="speaker")
-    p = state_payload(monitor.step(FaceObservation.absent(10.2, 37), voice=heard, physio=None))
+    p = state_payload(monitor.step(FaceObservation.absent(10.2, 37), estimates={"voice": heard}))
     jsonschema.validate(p, SCHEMA)
     assert p["stress"]["sources"] == ["voice", "physio"] and p["stress"]["level"] == "medium"
