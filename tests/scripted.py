@@ -55,13 +55,12 @@ class ScriptedVision:
 
     def __init__(self, seen: Sequence[Seen]):
         self.seen = list(seen)
-        self.resets = 0
 
     def process(self, frame: Frame) -> FaceObservation:
         return driver(self.seen[frame.index], frame.t, frame.index)
 
     def reset(self) -> None:
-        self.resets += 1
+        pass  # nothing is tracked between frames
 
 
 class Recorder:

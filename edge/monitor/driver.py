@@ -94,7 +94,6 @@ class DriverMonitor:
         modalities whose estimates may come; `present`: the names of those that have a source, whose state says
         `kind.waiting` until their first estimate (the others say "off")."""
         self.kinds = tuple(kinds)
-        self.cfg = cfg
         self._prefix = alert_id_prefix
         self._keys: dict[str, object] = {}
         for part in _PARTS:
@@ -112,7 +111,7 @@ class DriverMonitor:
         learned about the driver is kept. Returns the `end` events of the alerts a rebuilt alert manager closed
         (reason "reconfigured"), and what was forgotten, in words. A rebuilt alert manager takes the new
         `alert_id_prefix`, so no id is used twice."""
-        self.cfg, self._prefix = cfg, alert_id_prefix
+        self._prefix = alert_id_prefix
         ended: list[AlertEvent] = []
         forgotten: list[str] = []
         for part in _PARTS:
