@@ -78,7 +78,7 @@ TOY: ModalityKind[ToyEstimate] = ModalityKind(
     homeassistant=(HaSensor("toy", "Toy", "{{ value_json.toy.value }}"),),
 )
 
-# --- the config line (edge/config.py: `toy: ToyConfig = ToyConfig()` in Config) -------------------------------------
+# --- the config line (edge/config: `toy: ToyConfig = ToyConfig()` in Config)
 ToyAppConfig = create_model("ToyAppConfig", __base__=Config, toy=(ToyConfig, ToyConfig()))
 
 # --- the registry line (edge/modalities/__init__.py) -----------------------------------------------------------------

@@ -1,0 +1,100 @@
+"""Config sections of the camera and the vision stage: camera, runtime, vision, eyes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from edge.config._base import DEFAULT_MODELS_DIR, Fraction, Seconds, _Section
+
+
+class CameraConfig(_Section):
+    # A video file path, a V4L2 device ("/dev/video0" or an index such as "0"), or "gst:" + a GStreamer pipeline
+    # ending in appsink.
+    source: str = "0"
+    width: int | None = Field(640, gt=0)  # px, requested from V4L2 devices; None keeps the driver's default
+    height: int | None = Field(480, gt=0)
+    fps: float = Field(30.0, gt=0.0, le=240.0)  # requested from V4L2; used as the nominal rate of files without one
+    fourcc: str | None = Field(None, min_length=4, max_length=4)  # e.g. "MJPG", "GREY", "YUYV"
+    reopen_initial_s: Seconds = 0.5  # first wait before reopening a failed device; doubles up to reopen_max_s
+    reopen_max_s: Seconds = 10.0
+    frame_timeout_s: Seconds = 2.0  # no frame for this long: the camera is reported unavailable and reopened
+
+    @field_validator("source", mode="before")
+    @classmethod
+    def _index_as_text(cls, v: object) -> object:
+        # `source = 0` is the natural TOML for the first V4L2 device.
+        return str(v) if isinstance(v, int) and not isinstance(v, bool) else v
+
+    @model_validator(mode="after")
+    def _timing(self) -> CameraConfig:
+        if self.reopen_max_s < self.reopen_initial_s:
+            raise ValueError("reopen_max_s must be >= reopen_initial_s")
+        if self.frame_timeout_s < 2.0 / self.fps:
+            raise ValueError(f"frame_timeout_s must be at least two frame periods (>= {2.0 / self.fps:.3f} s)")
+        return self
+
+
+class RuntimeConfig(_Section):
+    backend: Literal["auto", "litert", "tflite-runtime"] = "auto"  # auto: ai-edge-litert, else tflite-runtime
+    num_threads: int = Field(1, ge=1, le=16)  # per interpreter; 1 gives the least CPU time per frame
+    # OpenCV's own thread pool; 1 keeps small crops on the worker's thread (its pool added CPU time per frame
+    # for no speed-up at 640x360). 0 lets OpenCV choose.
+    opencv_threads: int = Field(1, ge=0, le=64)
+    models_dir: Path = DEFAULT_MODELS_DIR  # relative paths are taken from the config file's folder
+
+
+class VisionConfig(_Section):
+    # Contrast normalisation of each gray model input: "clahe" (local; steadiest EAR under gamma 0.4-2.5 and
+    # noise), "equalize" (global histogram, 0.3 ms cheaper per frame), or "none".
+    normalise: Literal["clahe", "equalize", "none"] = "clahe"
+    clahe_clip_limit: float = Field(2.0, gt=0.0)
+    clahe_tile_grid: int = Field(4, ge=1, le=32)  # tiles per side of the 192 px landmark crop
+    detector_score_threshold: Fraction = 0.5  # MediaPipe's default for BlazeFace short range
+    detector_nms_iou: Fraction = 0.3  # MediaPipe's weighted-NMS overlap
+    redetect_every_n_frames: int = Field(0, ge=0)  # also run the detector every N tracked frames; 0: only when lost
+    landmark_presence_threshold: Fraction = 0.5  # FaceMesh face-presence probability that keeps a track alive
+    # The driver's seat in normalised frame coordinates (x0, y0, x1, y1): the largest face whose centre lies inside
+    # is the driver; passengers elsewhere are ignored.
+    driver_region: tuple[Fraction, Fraction, Fraction, Fraction] = (0.0, 0.0, 1.0, 1.0)
+    min_face_size_px: float = Field(40.0, ge=0.0)  # smaller faces are too far or too small to judge eyes
+    max_pose_deg: float = Field(45.0, gt=0.0, le=90.0)  # |yaw| or |pitch| beyond this: quality drops to 0
+    focal_length_px: float | None = Field(None, gt=0.0)  # camera focal length; None approximates it by frame width
+    emotion_hz: float = Field(5.0, ge=0.0, le=60.0)  # emotion model rate; 0 turns it off
+    # "own": the project's model (models/emotion.tflite, tools/train_emotion.py); "fer": the fer package's
+    # (the baseline, 58 % on FER-2013's PublicTest against the project's 65.8 %).
+    emotion_model: Literal["own", "fer"] = "own"
+    emotion_min_quality: Fraction = 0.5  # face quality below this: the emotion is unknown, the model is not run
+    emotion_window_s: float = Field(5.0, gt=0.0, le=600.0)  # window of the reported emotion mean and dominant class
+
+    @field_validator("driver_region")
+    @classmethod
+    def _region_ordered(cls, v: tuple[float, float, float, float]) -> tuple[float, float, float, float]:
+        if not (v[0] < v[2] and v[1] < v[3]):
+            raise ValueError("driver_region must be (x0, y0, x1, y1) with x0 < x1 and y0 < y1")
+        return v
+
+
+class EyesConfig(_Section):
+    # Eye openness = the eye-state model's P(closed) fused with the eye aspect ratio against the driver's own
+    # open-eye EAR, learned online from confident open-eye frames (glasses and eye shape shift EAR per driver).
+    model_weight: Fraction = 0.6  # weight of the CNN against the EAR cue (the CNN is better on unseen subjects)
+    ear_closed_ratio: float = Field(0.55, gt=0.0, lt=1.0)  # EAR / baseline at which the EAR cue says 50 % closed
+    ear_default_baseline: float = Field(0.28, gt=0.0, lt=1.0)  # open-eye EAR used until the driver's is learned
+    baseline_samples: int = Field(90, ge=10)  # confident open-eye frames before the learned baseline is used
+    closed_threshold: Fraction = 0.6  # closure starts at P(closed) >= this...
+    open_threshold: Fraction = 0.4  # ...and ends at <= this (hysteresis against flicker)
+    # Gray-level std of the eye (the crop's centre) below which it is hidden (dark glasses, a hand). On MRL's NIR
+    # eyes 0.5 % of closed ones fall below 3.0 (16 % below 6): higher thresholds would hide real closures.
+    min_crop_contrast: float = Field(3.0, ge=0.0)
+    max_saturated_fraction: Fraction = 0.2  # share of saturated pixels in an eye crop; above: glare
+    min_face_quality: Fraction = 0.3  # below: the eyes are not judged
+    max_yaw_deg: float = Field(40.0, gt=0.0, le=90.0)  # beyond: the far eye is self-occluded
+
+    @model_validator(mode="after")
+    def _hysteresis(self) -> EyesConfig:
+        if self.open_threshold >= self.closed_threshold:
+            raise ValueError("open_threshold must be < closed_threshold")
+        return self
