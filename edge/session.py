@@ -53,8 +53,18 @@ def recorded_modalities(streams: Mapping[str, Path | None], timer: StageTimer) -
 
 
 def changed_sections(old: Config, new: Config) -> tuple[str, ...]:
-    """The top-level config keys (sections, and device_id) whose values differ."""
-    return tuple(name for name in type(new).model_fields if getattr(old, name) != getattr(new, name))
+    """The top-level config keys (sections, and device_id) whose values differ. The camera's mount is named on its
+    own ("camera.mount"): it feeds the judgement of head pose, and changing it must not restart the camera."""
+    changed = []
+    for name in type(new).model_fields:
+        before, after = getattr(old, name), getattr(new, name)
+        if name == "camera":
+            if before.mount != after.mount:
+                changed.append("camera.mount")
+            before, after = before.model_copy(update={"mount": None}), after.model_copy(update={"mount": None})
+        if before != after:
+            changed.append(name)
+    return tuple(changed)
 
 
 @dataclass(frozen=True, slots=True)

@@ -61,7 +61,12 @@ def state_payload(state: DriverState) -> dict[str, Any]:
             "vats_off_road_s": round(dist.vats_off_road_s, 3),
             "yaw_offset": rounded(dist.yaw_offset, 2),
             "pitch_offset": rounded(dist.pitch_offset, 2),
-            "neutral_learned": dist.neutral_learned,
+            "calibration": {
+                "status": dist.calibration.status,
+                "progress": round(dist.calibration.progress, 3),
+                "road_yaw": round(dist.calibration.yaw, 2),
+                "road_pitch": round(dist.calibration.pitch, 2),
+            },
         },
         "fusion": {
             "arousal": rounded(fusion.arousal),

@@ -47,13 +47,19 @@ class DrowsinessConfig(_Section):
 
 
 class DistractionConfig(_Section):
-    # Off road: the head turned from the driver's own neutral pose (learned online from confident frames, so a
-    # camera mounted off-axis does not read as distraction) by more than these angles.
+    # Off road: the head turned from the driver's road-ahead pose (the camera mount's, refined online from
+    # confident frames while the vehicle moves: docs/calibration.md) by more than these angles.
     yaw_off_road_deg: float = Field(25.0, gt=0.0, le=90.0)
     pitch_down_off_road_deg: float = Field(20.0, gt=0.0, le=90.0)  # looking down at a phone or the console
     pitch_up_off_road_deg: float = Field(20.0, gt=0.0, le=90.0)
     min_face_quality: Fraction = 0.3  # below: pose not judged (neither on nor off road)
-    neutral_samples: int = Field(150, ge=10)  # confident frames (~5 s) before the learned neutral pose is used
+    # Online calibration of the road-ahead pose: confident frames while moving before it is used...
+    neutral_samples: int = Field(300, ge=10)
+    neutral_min_share: float = Field(0.6, gt=0.0, le=1.0)  # ...and the share of them the densest pose must hold
+    # With a mount, poses further than these from its road-ahead line are never learned as road ahead.
+    neutral_max_offset_yaw_deg: float = Field(20.0, gt=0.0, le=90.0)
+    neutral_max_offset_pitch_deg: float = Field(15.0, gt=0.0, le=90.0)
+    calibration_min_speed_kmh: float = Field(20.0, ge=0.0)  # with a speed source, learned only above this
     long_distraction_s: Seconds = 3.0  # Euro NCAP 2023 DSM: long distraction, off road >= 3 s
     vats_window_s: Seconds = 30.0  # Euro NCAP visual attention time sharing: >= 10 s off road within 30 s...
     vats_total_s: Seconds = 10.0
@@ -87,7 +93,7 @@ class AlertsConfig(_Section):
     cooldown_s: float = Field(5.0, ge=0.0, le=3600.0)  # after an end, the same kind does not start again for this long
     update_interval_s: Seconds = 1.0  # `update` messages while an alert lasts
     escalate_after_s: Seconds = 5.0  # an unacknowledged alert goes up one level after this long (up to critical)
-    unresponsive_s: Seconds = 6.0  # eyes closed or off road this long: unresponsive (Euro NCAP 2023)
+    unresponsive_s: Seconds = 6.0  # eyes closed this long: unresponsive (Euro NCAP 2023); a head angle alone never is
     unresponsive_after_warning_s: Seconds = 3.0  # ...or no return to the road within this after a warning
     driver_not_visible_s: Seconds = 5.0  # no usable face this long
     monitoring_degraded_s: Seconds = 10.0  # eyes not visible (sunglasses, occlusion) this long

@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from edge.config._base import DEFAULT_MODELS_DIR, Fraction, Seconds, _Section
+from edge.config.mount import MountConfig
 
 
 class CameraConfig(_Section):
@@ -21,6 +22,7 @@ class CameraConfig(_Section):
     reopen_initial_s: Seconds = 0.5  # first wait before reopening a failed device; doubles up to reopen_max_s
     reopen_max_s: Seconds = 10.0
     frame_timeout_s: Seconds = 2.0  # no frame for this long: the camera is reported unavailable and reopened
+    mount: MountConfig = MountConfig()  # where the camera sits relative to the road-ahead line (edge/config/mount.py)
 
     @field_validator("source", mode="before")
     @classmethod

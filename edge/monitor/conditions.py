@@ -146,8 +146,9 @@ class ConditionTracker:
         pose: dict[str, EvidenceValue] = {
             "yaw": s.yaw_offset,
             "pitch": s.pitch_offset,
-            "neutral_yaw": s.neutral_yaw,
-            "neutral_pitch": s.neutral_pitch,
+            "road_yaw": s.calibration.yaw,
+            "road_pitch": s.calibration.pitch,
+            "calibration": s.calibration.status,
         }
         if s.long_distraction:
             conds["long_distraction"] = Condition(True, {"off_road_s": s.off_road_s, **pose})
@@ -157,6 +158,10 @@ class ConditionTracker:
         return conds
 
     def _unresponsive(self, x: ConditionInputs) -> Condition:
+        """Euro NCAP's unresponsive driver: eyes closed for unresponsive_s, or no return to the road within
+        unresponsive_after_warning_s of a warning. A head angle alone never is: off road for 3 s is a long
+        distraction warning, and the driver who then does not look back within 3 s is unresponsive; the warning
+        exists only once the road-ahead pose is known (the mount's or a calibrated one)."""
         a = self.cfg.alerts
         d, s = x.drowsiness, x.distraction
         closed_s = d.closure_s if d is not None and d.eyes_closed else 0.0
@@ -171,8 +176,6 @@ class ConditionTracker:
         evidence: dict[str, EvidenceValue] = {"closure_s": closed_s, "off_road_s": off_s}
         if closed_s >= a.unresponsive_s - _EPS:  # Euro NCAP 2023 DSM: unresponsive driver, >= 6 s
             return Condition(True, {"reason": "eyes_closed", **evidence})
-        if off_s >= a.unresponsive_s - _EPS:
-            return Condition(True, {"reason": "off_road", **evidence})
         seen = s is not None and s.on_road is not None  # never unresponsive for want of seeing the driver
         if seen and not self._returned and _at_least(since_warning, a.unresponsive_after_warning_s):
             return Condition(True, {"reason": "no_return_after_warning", "since_warning_s": since_warning, **evidence})

@@ -2,14 +2,15 @@
 
 `step(sample)` takes plain values with their time and returns the state; no clock, no I/O.
 
-Off road is judged against the driver's own neutral pose, learned online as the median yaw and pitch of confident
-frames, so a camera mounted off-axis or a driver's natural posture does not read as distraction. Until
-`neutral_samples` confident frames have been seen the neutral is (0, 0), i.e. facing the camera.
+The head pose arrives in the vehicle frame (edge/monitor/pose_calibration.py turned it by the camera mount), and
+off road is judged against the driver's road-ahead pose: the mount's, refined online by PoseCalibration. Without
+a mount nothing is judged until that calibration has found the road-ahead pose: an angle measured against an
+unknown reference is no evidence of distraction.
 
 Time is weighted like drowsiness.py: each judged sample's verdict holds until the next sample, for at most
-`_MAX_SAMPLE_GAP_S`; a longer gap counts for nothing. A sample that cannot be judged (no pose, poor face) counts
-neither as off road nor as on road and interrupts neither count: a camera fault must never read as distraction,
-nor wipe out a distraction that was already measured.
+`_MAX_SAMPLE_GAP_S`; a longer gap counts for nothing. A sample that cannot be judged (no pose, poor face, not
+calibrated) counts neither as off road nor as on road and interrupts neither count: a camera fault must never read
+as distraction, nor wipe out a distraction that was already measured.
 
 Gaze: the iris model is not wired yet, so the head pose stands for where the driver looks. When it is, the sample's
 optional `gaze_yaw` / `gaze_pitch` (the eyes' offset from the head direction, degrees, same signs as the pose) are
@@ -20,23 +21,23 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass
-from statistics import median
 
 from edge.config import DistractionConfig
+from edge.monitor.pose_calibration import Calibration, PoseCalibration
+from edge.types import HeadPose
 
 _MAX_SAMPLE_GAP_S = 0.5  # a longer gap between samples counts as not observed
-_NEUTRAL_MIN_QUALITY = 0.6  # only confident frames teach the neutral pose
-_NEUTRAL_WINDOW = 1800  # confident frames (~60 s at 30 fps): the neutral follows slow posture changes
-_NEUTRAL_REFRESH = 30  # accepted frames between recomputations of the median (~1 s), cheap on a Pi
+_CALIBRATION_MIN_QUALITY = 0.6  # only confident frames teach the road-ahead pose
 _EPS = 1e-9  # boundaries are inclusive despite float sums of frame intervals
 
 
 @dataclass(frozen=True, slots=True)
 class DistractionSample:
     t: float
-    yaw: float | None  # head pose, degrees; > 0 the driver turns to their left. None without a pose
+    yaw: float | None  # head pose in the vehicle frame, degrees; > 0 the driver turns to their left. None: no pose
     pitch: float | None  # degrees; > 0 looks up
     quality: float  # the observation's face quality in [0, 1]
+    moving: bool = True  # the vehicle moves (or its speed is unknown): the road-ahead pose may be learned
     gaze_yaw: float | None = None  # eye-in-head offset from the iris model, degrees; None until it is wired
     gaze_pitch: float | None = None
 
@@ -50,21 +51,18 @@ class DistractionState:
     vats_off_road_s: float  # cumulative off-road time within the last vats_window_s (since the last reset)
     long_distraction: bool  # judged off road now, continuously for >= long_distraction_s
     visual_time_sharing: bool  # judged now, and vats_off_road_s >= vats_total_s
-    neutral_yaw: float  # the neutral this sample was judged against
-    neutral_pitch: float
-    neutral_learned: bool  # False while the neutral is still (0, 0)
-    yaw_offset: float | None = None  # looking direction minus the neutral; None when not judged
+    calibration: Calibration  # the road-ahead pose this sample was judged against, and how it was found
+    yaw_offset: float | None = None  # looking direction minus the road-ahead pose; None when not judged
     pitch_offset: float | None = None
 
 
 class DistractionMonitor:
-    def __init__(self, cfg: DistractionConfig):
+    def __init__(self, cfg: DistractionConfig, has_mount: bool = False):
         self.cfg = cfg
-        self._yaws: deque[float] = deque(maxlen=_NEUTRAL_WINDOW)
-        self._pitches: deque[float] = deque(maxlen=_NEUTRAL_WINDOW)
-        self._accepted = 0
-        self._neutral = (0.0, 0.0)
-        self._learned = False
+        self.calibration = PoseCalibration(
+            has_mount, cfg.neutral_samples, cfg.neutral_min_share, cfg.neutral_max_offset_yaw_deg,
+            cfg.neutral_max_offset_pitch_deg,
+        )
         self._prev_t: float | None = None
         self._prev_on_road: bool | None = None  # the verdict over the span that ends at the next sample
         self._run_on_road: bool | None = None  # the current run; survives samples that are not judged
@@ -73,12 +71,8 @@ class DistractionMonitor:
         self._vats_total = 0.0
 
     def reset_neutral(self) -> None:
-        """A new driver (or `cmd/calibrate`): learn the neutral pose again."""
-        self._yaws.clear()
-        self._pitches.clear()
-        self._accepted = 0
-        self._neutral = (0.0, 0.0)
-        self._learned = False
+        """A new driver (or `cmd/calibrate`): learn the road-ahead pose again."""
+        self.calibration.reset()
 
     def step(self, s: DistractionSample) -> DistractionState:
         cfg = self.cfg
@@ -87,8 +81,8 @@ class DistractionMonitor:
             if 0.0 < gap <= _MAX_SAMPLE_GAP_S:
                 self._count(s.t, gap, self._prev_on_road)
 
-        neutral, learned = self._neutral, self._learned  # this sample is judged against these
-        offsets = self._offsets(s)
+        calibration = self.calibration.state  # this sample is judged against it
+        offsets = self._offsets(s, calibration)
         on_road: bool | None = None
         if offsets is not None:
             dyaw, dpitch = offsets
@@ -99,7 +93,8 @@ class DistractionMonitor:
             )
             if on_road != self._run_on_road:  # a new run starts at this sample
                 self._run_on_road, self._run_s = on_road, 0.0
-            self._learn(s, on_road)
+        if s.yaw is not None and s.pitch is not None:
+            self.calibration.learn(HeadPose(s.yaw, s.pitch, 0.0), s.quality >= _CALIBRATION_MIN_QUALITY, s.moving)
         self._prev_t, self._prev_on_road = s.t, on_road
 
         off_s = self._run_s if self._run_on_road is False else 0.0
@@ -116,9 +111,7 @@ class DistractionMonitor:
             vats_off_road_s=self._vats_total,
             long_distraction=on_road is False and off_s >= cfg.long_distraction_s - _EPS,
             visual_time_sharing=on_road is not None and self._vats_total >= cfg.vats_total_s - _EPS,
-            neutral_yaw=neutral[0],
-            neutral_pitch=neutral[1],
-            neutral_learned=learned,
+            calibration=calibration,
             yaw_offset=offsets[0] if offsets is not None else None,
             pitch_offset=offsets[1] if offsets is not None else None,
         )
@@ -141,26 +134,9 @@ class DistractionMonitor:
 
     # -- pose ---------------------------------------------------------------------------------------------------
 
-    def _offsets(self, s: DistractionSample) -> tuple[float, float] | None:
-        if s.yaw is None or s.pitch is None or s.quality < self.cfg.min_face_quality:
+    def _offsets(self, s: DistractionSample, calibration: Calibration) -> tuple[float, float] | None:
+        if s.yaw is None or s.pitch is None or s.quality < self.cfg.min_face_quality or not calibration.usable:
             return None
         yaw = s.yaw + (s.gaze_yaw or 0.0)
         pitch = s.pitch + (s.gaze_pitch or 0.0)
-        return yaw - self._neutral[0], pitch - self._neutral[1]
-
-    def _learn(self, s: DistractionSample, on_road: bool) -> None:
-        if s.quality < _NEUTRAL_MIN_QUALITY or s.yaw is None or s.pitch is None:
-            return
-        # Only frames on the road as judged against the current neutral teach it, so glances and phone looks do
-        # not drag it. Before it is learned the current neutral is (0, 0): a camera mounted further off-axis than
-        # the off-road angles is never learned and reads as off road, loudly at installation, rather than a
-        # distracted start of a drive being learned as the neutral, silently and for good.
-        if not on_road:
-            return
-        self._yaws.append(s.yaw)  # the head pose, not the gaze: the neutral is where the head rests
-        self._pitches.append(s.pitch)
-        self._accepted += 1
-        due = self._accepted == self.cfg.neutral_samples or (self._learned and self._accepted % _NEUTRAL_REFRESH == 0)
-        if due:
-            self._neutral = (median(self._yaws), median(self._pitches))
-            self._learned = True
+        return yaw - calibration.yaw, pitch - calibration.pitch

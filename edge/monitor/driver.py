@@ -25,6 +25,7 @@ from edge.monitor.drowsiness import DrowsinessMonitor, DrowsinessSample, Drowsin
 from edge.monitor.emotion import EmotionSummary, EmotionWindow
 from edge.monitor.eyes import EyeOpenness, EyeReading
 from edge.monitor.fusion import Fusion, FusionState, ModalityEstimate, face_estimate, stress_level
+from edge.monitor.pose_calibration import VehicleFrame
 from edge.types import FaceObservation
 
 
@@ -81,6 +82,7 @@ class DriverMonitor:
     # Built from the config by _PARTS, each rebuilt on reload only when its own config changed.
     eyes: EyeOpenness
     drowsiness: DrowsinessMonitor
+    frame: VehicleFrame
     distraction: DistractionMonitor
     fusion: Fusion
     emotion: EmotionWindow
@@ -100,6 +102,8 @@ class DriverMonitor:
             setattr(self, part.attr, part.build(cfg, self))
             self._keys[part.attr] = part.key(cfg, self)
         self._stress_threshold = cfg.alerts.stress_threshold
+        self._speed_max_age_s = cfg.alerts.speed_max_age_s
+        self._calibration_min_speed_kmh = cfg.distraction.calibration_min_speed_kmh
         self._face: ModalityEstimate | None = None  # the last one: fusion itself decides when it is stale
         self._latest: dict[str, Any] = {
             k.name: k.unknown(0.0, k.waiting if k.name in present else "off") for k in self.kinds
@@ -122,8 +126,11 @@ class DriverMonitor:
                 ended = self.alerts.end_all(t, "reconfigured")
             setattr(self, part.attr, part.build(cfg, self))
             self._keys[part.attr] = key
-            forgotten.append(part.forgets)
+            if part.forgets:
+                forgotten.append(part.forgets)
         self._stress_threshold = cfg.alerts.stress_threshold
+        self._speed_max_age_s = cfg.alerts.speed_max_age_s
+        self._calibration_min_speed_kmh = cfg.distraction.calibration_min_speed_kmh
         return ended, forgotten
 
     def step(
@@ -140,7 +147,7 @@ class DriverMonitor:
         the last step (a modality's stage makes one per hop)."""
         t = obs.t
         eyes = self.eyes.step(obs)
-        pose = obs.pose if obs.present else None
+        pose = self.frame.to_vehicle(obs.pose) if obs.present and obs.pose is not None else None
         drowsiness = self.drowsiness.step(
             DrowsinessSample(
                 t=t,
@@ -157,6 +164,7 @@ class DriverMonitor:
                 yaw=pose.yaw if pose else None,
                 pitch=pose.pitch if pose else None,
                 quality=(obs.landmark_score or 0.0) if pose else 0.0,
+                moving=self._moving(t, speed_kmh, speed_t),
             )
         )
         if obs.present and obs.emotion is not None:
@@ -184,6 +192,13 @@ class DriverMonitor:
         readings = tuple(ModalityReading(k, self._latest[k.name]) for k in self.kinds)
         return DriverState(obs, eyes, drowsiness, distraction, fusion, emotion, readings,
                            stress_level(fusion.stress, self._stress_threshold), tuple(events), active)
+
+    def _moving(self, t: float, speed_kmh: float | None, speed_t: float | None) -> bool:
+        """Whether the vehicle moves, for learning the road-ahead pose; an unknown or stale speed counts as moving,
+        as it does for the alerts' speed gating."""
+        if speed_kmh is None or (speed_t is not None and t - speed_t > self._speed_max_age_s):
+            return True
+        return speed_kmh >= self._calibration_min_speed_kmh
 
     def restart_modality(self, name: str, present: bool, t: float) -> None:
         """A modality rebuilt by a reload starts over: waiting for its first estimate (or "off" without a source),
@@ -240,8 +255,11 @@ _PARTS: tuple[_Part, ...] = (
     _Part("eyes", lambda c, m: c.eyes, lambda c, m: EyeOpenness(c.eyes), "the driver's open-eye baseline"),
     _Part("drowsiness", lambda c, m: (c.drowsiness, c.eyes), lambda c, m: DrowsinessMonitor(c.drowsiness, c.eyes),
           "the drowsiness history (PERCLOS, blinks, episodes)"),
-    _Part("distraction", lambda c, m: c.distraction, lambda c, m: DistractionMonitor(c.distraction),
-          "the driver's neutral head pose"),
+    _Part("frame", lambda c, m: c.camera.mount, lambda c, m: VehicleFrame(c.camera.mount.angles()),
+          ""),
+    _Part("distraction", lambda c, m: (c.distraction, c.camera.mount),
+          lambda c, m: DistractionMonitor(c.distraction, c.camera.mount.configured),
+          "the driver's road-ahead head pose"),
     _Part("fusion", lambda c, m: (c.fusion, fusion_max_ages(c, m.kinds)),
           lambda c, m: Fusion(c.fusion, fusion_max_ages(c, m.kinds)), "the smoothed arousal and stress"),
     _Part("emotion", lambda c, m: (c.vision.emotion_window_s, c.vision.emotion_hz),

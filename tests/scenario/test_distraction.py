@@ -17,8 +17,10 @@ OFF = (40.0, 0.0)  # head turned 40 degrees to the driver's left
 NOT_JUDGED = None  # no pose: the camera lost the face
 
 
-def monitor(**overrides) -> DistractionMonitor:
-    return DistractionMonitor(DistractionConfig(**overrides))
+def monitor(has_mount: bool = True, **overrides) -> DistractionMonitor:
+    """With a mount by default: the rules below are judged from the first frame against the mount's road-ahead
+    pose, (0, 0) in the vehicle frame."""
+    return DistractionMonitor(DistractionConfig(**overrides), has_mount)
 
 
 def inclusive(seconds: float) -> int:
@@ -132,33 +134,55 @@ def test_gaps_over_half_a_second_count_for_nothing():
     assert states[-1].off_road_s == 0.0 and not any(s.long_distraction for s in states)
 
 
-def test_neutral_pose_is_learned_from_confident_frames():
-    m = monitor()
-    # camera mounted off-axis: the driver looking at the road reads as yaw 15, pitch -10
+def test_without_a_mount_nothing_is_judged_until_the_road_ahead_pose_is_learned():
+    m = monitor(has_mount=False)
+    # the driver looking at the road reads as yaw 15, pitch -10 in the vehicle frame of an unknown mount
     road = (15.0, -10.0)
-    states = feed(m, [(5.5, road)])
-    learned = next(s for s in states if s.neutral_learned)
-    assert states.index(learned) == 150  # judged against the neutral of neutral_samples = 150 frames
-    assert (learned.neutral_yaw, learned.neutral_pitch) == road and learned.yaw_offset == 0.0
+    states = feed(m, [(11.0, road)])
+    learned = next(s for s in states if s.calibration.status == "calibrated")
+    assert states.index(learned) == 300  # judged against the mode of neutral_samples = 300 frames
+    assert all(s.on_road is None and s.calibration.status == "calibrating" for s in states[:300])
+    assert states[150].calibration.progress == pytest.approx(150 / 300)  # judged before it learns
+    assert (learned.calibration.yaw, learned.calibration.pitch) == road and learned.yaw_offset == 0.0
     # a 30 degree turn to the right of it is off road, though only 15 degrees from the camera axis
-    (turned,) = feed(m, [(1, (-15.0, -10.0))], t0=5.5)
+    (turned,) = feed(m, [(1, (-15.0, -10.0))], t0=11.0)
     assert turned.on_road is False and turned.yaw_offset == pytest.approx(-30.0)
     # glances and long looks at the phone do not drag it
-    states = feed(m, [(10.0, (70.0, -10.0)), (10.0, (15.0, -45.0)), (1.0, road)], t0=6.0)
-    assert (states[-1].neutral_yaw, states[-1].neutral_pitch) == road and states[-1].on_road is True
+    states = feed(m, [(10.0, (70.0, -10.0)), (10.0, (15.0, -45.0)), (1.0, road)], t0=11.5)
+    assert (states[-1].calibration.yaw, states[-1].calibration.pitch) == road and states[-1].on_road is True
     assert states[0].on_road is False and states[0].yaw_offset == pytest.approx(55.0)
 
 
-def test_a_distracted_start_is_not_learned_as_the_neutral():
-    m = monitor()
-    states = feed(m, [(1.0, ON)] + [(2.5, OFF), (1.0, ON)] * 8)
-    assert states[-1].neutral_learned and states[-1].neutral_yaw == 0.0
+def test_a_drive_that_starts_looking_away_is_not_learned_as_the_road():
+    m = monitor(has_mount=False)
+    # 4 s at the navigation screen, then the road with glances of 0.8 s every 2 s
+    states = feed(m, [(4.0, OFF)] + [(2.0, ON), (0.8, OFF)] * 8 + [(5.0, ON)])
+    assert not any(s.calibration.status == "calibrated" and s.calibration.yaw != 0.0 for s in states)
+    assert states[-1].calibration.status == "calibrated" and states[-1].calibration.yaw == 0.0
+    assert states[-1].on_road is True
 
 
-def test_unconfident_frames_do_not_teach_the_neutral():
-    m = monitor()
+def test_the_road_ahead_pose_is_learned_only_while_moving():
+    m = monitor(has_mount=False)
+    parked = [m.step(DistractionSample(i / FPS, 30.0, 0.0, 0.9, moving=False)) for i in range(600)]
+    assert parked[-1].calibration.status == "calibrating" and parked[-1].calibration.progress == 0.0
+    states = feed(m, [(11.0, ON)], t0=20.0)
+    assert states[-1].calibration.status == "calibrated" and states[-1].calibration.yaw == 0.0
+
+
+def test_with_a_mount_poses_far_from_it_are_never_learned():
+    m = monitor(has_mount=True)
+    states = feed(m, [(20.0, (40.0, 0.0)), (11.0, (5.0, -3.0))])
+    assert states[0].calibration.status == "mount" and states[0].on_road is False  # judged from the first frame
+    assert states[int(20 * FPS)].calibration.status == "mount"  # 20 s at 40 degrees taught nothing
+    assert states[-1].calibration.status == "calibrated"
+    assert (states[-1].calibration.yaw, states[-1].calibration.pitch) == (5.0, -3.0)
+
+
+def test_unconfident_frames_do_not_teach_the_road_ahead_pose():
+    m = monitor(has_mount=False)
     states = feed(m, [(10.0, (10.0, 0.0))], quality=0.5)  # judged (>= 0.3) but not confident (< 0.6)
-    assert not states[-1].neutral_learned and states[-1].neutral_yaw == 0.0 and states[-1].on_road is True
+    assert states[-1].calibration.status == "calibrating" and states[-1].on_road is None
 
 
 def test_gaze_offset_adds_to_the_head_pose():

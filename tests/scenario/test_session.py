@@ -41,13 +41,13 @@ def test_eyes_closed_for_3_s_escalate_to_sleep_and_the_state_counts_the_episodes
     assert last["alerts"] == []  # every alert ended before the end of the drive
 
 
-def test_a_long_look_away_after_the_neutral_pose_is_learned_is_a_long_distraction_at_3_s():
+def test_a_long_look_away_after_the_road_ahead_pose_is_learned_is_a_long_distraction_at_3_s():
     away = Seen(yaw=40.0)
     sink = run(timeline(16.0, (10.0, 14.0, away)))
     starts = [(e["kind"], e["t"]) for e in sink.on("events") if e["type"] == "start"]
     assert starts == [("long_distraction", pytest.approx(13.0))]
     state = sink.on("state")[-1]
-    assert state["distraction"]["neutral_learned"] and state["distraction"]["on_road"]
+    assert state["distraction"]["calibration"]["status"] == "calibrated" and state["distraction"]["on_road"]
 
 
 def test_a_driver_who_leaves_the_seat_is_not_visible_after_5_s():

@@ -13,18 +13,18 @@ OFF_AXIS = Seen(yaw=12.0, pitch=-4.0)  # a camera mounted to the side: the drive
 def learned_drive(sink: Recorder | None = None):
     drive = session(timeline(20.0, (0.0, 20.0, OFF_AXIS), (10.0, 11.5, Seen(yaw=12.0, pitch=-4.0, eyes_closed=True))),
                     sink=sink)
-    for frame in frames(int(11.2 * 30)):  # 6 s of confident frames teach the neutral pose; the eyes shut at 10 s
+    for frame in frames(int(11.2 * 30)):  # 10 s of confident frames teach the road-ahead pose; the eyes shut at 10 s
         drive.frame(frame)
     return drive
 
 
 def neutral(drive) -> tuple[float, float]:
     state = drive.frame(frames(int(11.2 * 30) + 1)[-1]).distraction
-    assert state.neutral_learned
-    return state.neutral_yaw, state.neutral_pitch
+    assert state.calibration.status == "calibrated"
+    return state.calibration.yaw, state.calibration.pitch
 
 
-def test_a_reload_that_changes_only_mqtt_keeps_the_neutral_pose_and_the_eye_baseline():
+def test_a_reload_that_changes_only_mqtt_keeps_the_road_ahead_pose_and_the_eye_baseline():
     drive = learned_drive()
     before_pose, before_ear = neutral(drive), drive.monitor.eyes.baseline(0)
     assert before_pose == pytest.approx((12.0, -4.0)) and before_ear == pytest.approx(0.30)
@@ -39,10 +39,10 @@ def test_a_reload_of_the_distraction_settings_relearns_the_pose_only_and_says_so
     cfg = with_overrides(Config(), "test", {"distraction": {"yaw_off_road_deg": 30.0}})
     report = drive.reconfigure(cfg, "again", 11.3)
     assert report.changed == ("distraction",)
-    assert "the driver's neutral head pose" in report.forgotten
+    assert "the driver's road-ahead head pose" in report.forgotten
     assert "the driver's open-eye baseline" not in report.forgotten
     state = drive.frame(frames(int(11.2 * 30) + 1)[-1])
-    assert not state.distraction.neutral_learned and drive.monitor.eyes.baseline(0) == before_ear
+    assert state.distraction.calibration.status == "calibrating" and drive.monitor.eyes.baseline(0) == before_ear
 
 
 def test_a_reload_of_the_alert_settings_ends_the_open_alerts_with_new_ids_after():

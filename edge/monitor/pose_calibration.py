@@ -1,0 +1,119 @@
+"""The driver's road-ahead head pose: the camera mount, then online calibration. Pure policy, no clock, no I/O.
+
+Head pose comes from the camera; judgements need it in the vehicle's frame. The mount (`[camera.mount]`) says
+which head pose the camera sees when the driver looks at the road; `to_vehicle` turns a camera pose into the
+vehicle frame by that rotation (composed, not subtracted: a mirror camera is 40° off and the angles interact).
+
+On top of the mount the driver's own road-ahead pose is learned online, as openpilot learns its pose offsets:
+- only from confident frames while the vehicle moves (drivers watch the road when driving; parked, they look
+  anywhere). Without a speed source the vehicle counts as moving, as it does for the alert gating;
+- as the mode of the recent poses, not their mean or median: the densest box of yaw x pitch among the samples. A
+  drive that starts with the driver looking down at the phone moves the mode only while those frames outnumber
+  the road-ahead ones, and `min_share` of the samples must sit in the box before the result is trusted;
+- bounded around the mount (`max_offset_*`): a sample further off is never a road-ahead pose, so it is not learned.
+Without a mount, nothing bounds it and nothing is judged until it is calibrated: a head angle measured against an
+unknown reference raises no alert (docs/calibration.md says what is detected meanwhile).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+
+from edge.types import HeadPose
+from edge.vision.geometry import pose_to_rotation, rotation_to_pose
+
+CalibrationStatus = Literal["mount", "calibrating", "calibrated"]
+
+_MODE_HALF_YAW = 10.0  # deg: the mode box, about the spread of a driver's road-ahead head yaw...
+_MODE_HALF_PITCH = 7.0  # ...and pitch (mirror checks and the speedometer stay inside the off-road angles)
+_WINDOW = 1800  # samples (~60 s at 30 fps): the calibration follows slow posture changes
+_REFRESH = 15  # accepted samples between two searches for the mode (~0.5 s): cheap on a Pi
+_CANDIDATES = 120  # samples tried as the box's centre
+
+
+def road_ahead_pose(mount: tuple[float, float, float] | None) -> HeadPose:
+    """The head pose the camera measures when the driver looks along the road, from the mount's angles: a camera
+    to the driver's right sees the road-ahead face turned to the driver's left (yaw > 0), one above the eyes sees
+    it looking down."""
+    if mount is None:
+        return HeadPose(0.0, 0.0, 0.0)
+    yaw, pitch, roll = mount
+    return HeadPose(yaw=yaw, pitch=-pitch, roll=roll)
+
+
+class VehicleFrame:
+    """Camera head pose → head pose against the road-ahead line of the mount."""
+
+    def __init__(self, mount: tuple[float, float, float] | None):
+        self._road_inv = pose_to_rotation(road_ahead_pose(mount)).T
+        self.identity = mount is None or mount == (0.0, 0.0, 0.0)
+
+    def to_vehicle(self, pose: HeadPose) -> HeadPose:
+        if self.identity:
+            return pose
+        return rotation_to_pose(self._road_inv @ pose_to_rotation(pose))
+
+
+@dataclass(frozen=True, slots=True)
+class Calibration:
+    status: CalibrationStatus  # "mount": judged against the mount alone; "calibrating": no reference yet
+    progress: float  # [0, 1]: accepted samples over the samples needed
+    yaw: float  # the road-ahead pose in the vehicle frame (0, 0 is the mount's road-ahead line)
+    pitch: float
+
+    @property
+    def usable(self) -> bool:
+        """A reference head pose exists (the mount's, or a learned one)."""
+        return self.status != "calibrating"
+
+
+class PoseCalibration:
+    def __init__(self, has_mount: bool, samples: int, min_share: float, max_offset_yaw: float,
+                 max_offset_pitch: float):
+        self.has_mount = has_mount
+        self.samples = samples
+        self.min_share = min_share
+        self.max_offset = (max_offset_yaw, max_offset_pitch)
+        self._yaws: deque[float] = deque(maxlen=_WINDOW)
+        self._pitches: deque[float] = deque(maxlen=_WINDOW)
+        self._accepted = 0
+        self._learned: tuple[float, float] | None = None
+
+    def reset(self) -> None:
+        """A new driver (or `cmd/calibrate`): learn the road-ahead pose again."""
+        self.__init__(self.has_mount, self.samples, self.min_share, *self.max_offset)  # type: ignore[misc]
+
+    @property
+    def state(self) -> Calibration:
+        progress = min(1.0, self._accepted / self.samples)
+        if self._learned is not None:
+            return Calibration("calibrated", 1.0, *self._learned)
+        return Calibration("mount" if self.has_mount else "calibrating", progress, 0.0, 0.0)
+
+    def learn(self, vehicle_pose: HeadPose, confident: bool, moving: bool) -> None:
+        if not (confident and moving):
+            return
+        yaw, pitch = vehicle_pose.yaw, vehicle_pose.pitch
+        if self.has_mount and (abs(yaw) > self.max_offset[0] or abs(pitch) > self.max_offset[1]):
+            return  # too far from the mount's road-ahead line to be a road-ahead pose
+        self._yaws.append(yaw)
+        self._pitches.append(pitch)
+        self._accepted += 1
+        if self._accepted >= self.samples and self._accepted % _REFRESH == 0:
+            self._search()
+
+    def _search(self) -> None:
+        yaws, pitches = np.fromiter(self._yaws, float), np.fromiter(self._pitches, float)
+        step = max(1, len(yaws) // _CANDIDATES)
+        cy, cp = yaws[::step, None], pitches[::step, None]
+        inside = (np.abs(yaws[None, :] - cy) <= _MODE_HALF_YAW) & (np.abs(pitches[None, :] - cp) <= _MODE_HALF_PITCH)
+        counts = inside.sum(axis=1)
+        best = int(np.argmax(counts))
+        if counts[best] < self.min_share * len(yaws):
+            return  # no pose dominates (yet): keep what was learned, or keep calibrating
+        members = inside[best]
+        self._learned = (float(np.median(yaws[members])), float(np.median(pitches[members])))
