@@ -292,6 +292,17 @@ def cmd_record(args: argparse.Namespace) -> int:
     return EXIT_OK if frames else EXIT_FAILURE
 
 
+def cmd_calibrate(args: argparse.Namespace) -> int:
+    from edge.calibrate import calibrate
+
+    if args.write and args.config is None:
+        raise UsageError("--write needs --config FILE: the file the mount is written to")
+    if args.seconds <= 0:
+        raise UsageError("--seconds must be > 0")
+    cfg = _with_camera(_config(args), args.camera)
+    return EXIT_OK if calibrate(cfg, args.seconds, Path(args.config) if args.write else None) else EXIT_USAGE
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     from edge.bench import format_table, physio_bench, run_bench
 
@@ -375,6 +386,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = with_config(sub.add_parser("demo", help="fetch real face clips and replay them, printing the driver state"))
     with_pace(p)
     p.set_defaults(func=cmd_demo)
+
+    p = with_config(sub.add_parser("calibrate", help="measure the camera mount: the driver looks at the road, parked"))
+    p.add_argument("--camera", metavar="SOURCE", help="camera device or video file (default: the config's)")
+    p.add_argument("--seconds", type=float, default=5.0, help="how long to watch the driver (default 5)")
+    p.add_argument("--write", action="store_true", help="write [camera.mount] into the --config file")
+    p.set_defaults(func=cmd_calibrate)
 
     p = with_config(sub.add_parser("bench", help="time the vision stage on a video, the physiology stage on a "
                                    "synthetic sensor (and the voice stage)"))

@@ -45,6 +45,11 @@ def road_ahead_pose(mount: tuple[float, float, float] | None) -> HeadPose:
     return HeadPose(yaw=yaw, pitch=-pitch, roll=roll)
 
 
+def mount_from_road_ahead(road: HeadPose) -> tuple[float, float, float]:
+    """The inverse of road_ahead_pose: the mount's (yaw, pitch, roll) from the road-ahead pose the camera saw."""
+    return road.yaw, -road.pitch, road.roll
+
+
 class VehicleFrame:
     """Camera head pose → head pose against the road-ahead line of the mount."""
 
