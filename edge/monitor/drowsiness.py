@@ -95,6 +95,7 @@ class DrowsinessMonitor:
         self._history: deque[Episode] = deque()  # long blinks, microsleeps, yawns, nods within history_s
         self._yawn_start: float | None = None
         self._yawn_counted = False
+        self._yawn_wide = False  # the open mouth has reached yawn_mar
         self._pitch_baseline: float | None = None
         self._nod_start: float | None = None
         self.counts = dict(blinks=0, long_blinks=0, microsleeps=0, sleeps=0, yawns=0, nods=0)
@@ -181,15 +182,16 @@ class DrowsinessMonitor:
     # -- mouth and head ---------------------------------------------------------------------------------------
 
     def _yawn(self, s: DrowsinessSample, episodes: list[Episode]) -> None:
+        """A yawn: the mouth open (MAR >= yawn_end_mar) for yawn_min_s, wide (>= yawn_mar) at some point. Timed
+        from when it opened, not from when it was widest: seen in near profile, a yawn is wide only at its peak."""
         mar = s.mar
-        if mar is None or (self._yawn_start is not None and mar < self.cfg.yawn_end_mar):
-            self._yawn_start = None
+        if mar is None or mar < self.cfg.yawn_end_mar:
+            self._yawn_start, self._yawn_wide = None, False
             return
         if self._yawn_start is None:
-            if mar >= self.cfg.yawn_mar:
-                self._yawn_start, self._yawn_counted = s.t, False
-            return
-        if not self._yawn_counted and s.t - self._yawn_start >= self.cfg.yawn_min_s - 1e-9:
+            self._yawn_start, self._yawn_counted = s.t, False
+        self._yawn_wide = self._yawn_wide or mar >= self.cfg.yawn_mar
+        if self._yawn_wide and not self._yawn_counted and s.t - self._yawn_start >= self.cfg.yawn_min_s - 1e-9:
             self._yawn_counted = True
             self.counts["yawns"] += 1
             episodes.append(Episode("yawn", self._yawn_start, s.t))
