@@ -55,7 +55,7 @@ class DistractionConfig(_Section):
     min_face_quality: Fraction = 0.3  # below: pose not judged (neither on nor off road)
     # Online calibration of the road-ahead pose: confident frames while moving before it is used...
     neutral_samples: int = Field(300, ge=10)
-    neutral_min_share: float = Field(0.6, gt=0.0, le=1.0)  # ...and the share of them the densest pose must hold
+    neutral_min_share: float = Field(0.45, gt=0.0, le=1.0)  # ...and the share of them the densest pose must hold
     # With a mount, poses further than these from its road-ahead line are never learned as road ahead.
     neutral_max_offset_yaw_deg: float = Field(20.0, gt=0.0, le=90.0)
     neutral_max_offset_pitch_deg: float = Field(15.0, gt=0.0, le=90.0)

@@ -7,9 +7,10 @@ vehicle frame by that rotation (composed, not subtracted: a mirror camera is 40Â
 On top of the mount the driver's own road-ahead pose is learned online, as openpilot learns its pose offsets:
 - only from confident frames while the vehicle moves (drivers watch the road when driving; parked, they look
   anywhere). Without a speed source the vehicle counts as moving, as it does for the alert gating;
-- as the mode of the recent poses, not their mean or median: the densest box of yaw x pitch among the samples. A
-  drive that starts with the driver looking down at the phone moves the mode only while those frames outnumber
-  the road-ahead ones, and `min_share` of the samples must sit in the box before the result is trusted;
+- as the mode of the recent poses, not their mean or median: the densest box of yaw x pitch among the samples,
+  holding at least `min_share` of them, and the densest box of the older half and of the newer half of the samples
+  too: a drive that starts with a long look at the phone has its older half elsewhere and is not learned until
+  the road holds both halves;
 - bounded around the mount (`max_offset_*`): a sample further off is never a road-ahead pose, so it is not learned.
 Without a mount, nothing bounds it and nothing is judged until it is calibrated: a head angle measured against an
 unknown reference raises no alert (docs/calibration.md says what is detected meanwhile).
@@ -28,8 +29,8 @@ from edge.vision.geometry import pose_to_rotation, rotation_to_pose
 
 CalibrationStatus = Literal["mount", "calibrating", "calibrated"]
 
-_MODE_HALF_YAW = 10.0  # deg: the mode box, about the spread of a driver's road-ahead head yaw...
-_MODE_HALF_PITCH = 7.0  # ...and pitch (mirror checks and the speedometer stay inside the off-road angles)
+_MODE_HALF_YAW = 12.5  # deg: the mode box, half the default off-road angles: a driver watching the road moves the
+_MODE_HALF_PITCH = 10.0  # head within it while talking, and mirror checks and the speedometer fall outside
 _WINDOW = 1800  # samples (~60 s at 30 fps): the calibration follows slow posture changes
 _REFRESH = 15  # accepted samples between two searches for the mode (~0.5 s): cheap on a Pi
 _CANDIDATES = 120  # samples tried as the box's centre
@@ -113,12 +114,25 @@ class PoseCalibration:
 
     def _search(self) -> None:
         yaws, pitches = np.fromiter(self._yaws, float), np.fromiter(self._pitches, float)
-        step = max(1, len(yaws) // _CANDIDATES)
-        cy, cp = yaws[::step, None], pitches[::step, None]
-        inside = (np.abs(yaws[None, :] - cy) <= _MODE_HALF_YAW) & (np.abs(pitches[None, :] - cp) <= _MODE_HALF_PITCH)
-        counts = inside.sum(axis=1)
-        best = int(np.argmax(counts))
-        if counts[best] < self.min_share * len(yaws):
+        centre, members = _densest(yaws, pitches)
+        if members.sum() < self.min_share * len(yaws):
             return  # no pose dominates (yet): keep what was learned, or keep calibrating
-        members = inside[best]
+        # The road is where the driver keeps coming back to: the older and the newer half of the samples must each
+        # have their densest pose there too. A drive that starts with a long look at a screen has its older half
+        # elsewhere, and is not learned until the road holds both halves.
+        half = len(yaws) // 2
+        for part in (slice(0, half), slice(half, None)):
+            (y, p), _ = _densest(yaws[part], pitches[part])
+            if abs(y - centre[0]) > _MODE_HALF_YAW or abs(p - centre[1]) > _MODE_HALF_PITCH:
+                return
         self._learned = (float(np.median(yaws[members])), float(np.median(pitches[members])))
+
+
+def _densest(yaws: np.ndarray, pitches: np.ndarray) -> tuple[tuple[float, float], np.ndarray]:
+    """The centre of the mode box holding the most samples (tried at up to _CANDIDATES of them), and the mask of
+    the samples inside it."""
+    step = max(1, len(yaws) // _CANDIDATES)
+    cy, cp = yaws[::step, None], pitches[::step, None]
+    inside = (np.abs(yaws[None, :] - cy) <= _MODE_HALF_YAW) & (np.abs(pitches[None, :] - cp) <= _MODE_HALF_PITCH)
+    best = int(np.argmax(inside.sum(axis=1)))
+    return (float(cy[best, 0]), float(cp[best, 0])), inside[best]
