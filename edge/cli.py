@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Callable, Sequence
 from edge.config import Config, ConfigError, load_config, with_overrides
 
 if TYPE_CHECKING:
+    from edge.monitor.driver import DriverState
     from edge.replay import ReplaySummary
     from edge.sinks.base import Sink
     from edge.sources.recording import ReplaySource
@@ -117,6 +118,7 @@ def _replay_one(
     label: str = "",
     progress: bool = True,
     streams: dict[str, Path] | None = None,
+    on_state: Callable[[DriverState], None] | None = None,
 ) -> ReplaySummary:
     """Open the input and build the session first (its models, the recorded streams), so a bad path, stream or model
     fails before any output is created or truncated; then the sinks; then replay. Each modality takes its stream
@@ -141,7 +143,12 @@ def _replay_one(
         session.publisher.sinks = sinks
         bar = ProgressBar(source.frame_count, label, enabled=progress)
         try:
-            return replay(source, session, pace, on_frame=lambda n, _: bar.update(n))
+            def on_frame(n: int, state: DriverState) -> None:
+                bar.update(n)
+                if on_state is not None:
+                    on_state(state)
+
+            return replay(source, session, pace, on_frame=on_frame)
         finally:
             bar.close()
             for sink in sinks:
@@ -339,6 +346,18 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_eval(args: argparse.Namespace) -> int:
+    from edge.eval.command import EvalInputError, run_eval
+
+    def replay_clip(path: Path, cfg: Config, on_state: Callable[[DriverState], None]) -> ReplaySummary:
+        return _replay_one(path, cfg, lambda _: [], 0.0, label=f"{path.name} ", on_state=on_state)
+
+    try:
+        return run_eval(args, _config(args), replay_clip)
+    except EvalInputError as err:
+        raise UsageError(str(err)) from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     from edge.modalities import REGISTERED
 
@@ -402,6 +421,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=int, help="interpreter threads (overrides runtime.num_threads)")
     p.add_argument("--audio", metavar="WAV", help="also time the voice stage on this 16 kHz mono speech recording")
     p.set_defaults(func=cmd_bench)
+
+    from edge.eval.command import add_arguments
+
+    p = with_config(sub.add_parser("eval", help="score the product against labelled drives (docs/eval.md)"))
+    add_arguments(p)
+    p.set_defaults(func=cmd_eval)
     return parser
 
 
