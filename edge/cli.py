@@ -262,12 +262,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_record(args: argparse.Namespace) -> int:
-    import signal
-    import threading
-    import time
-
-    from edge.sources.camera import LiveCamera
-    from edge.sources.recording import DriveWriter
+    from edge.record import record_drive
 
     cfg = _with_camera(_config(args), args.camera)
     if not cfg.recording.enabled:
@@ -275,26 +270,7 @@ def cmd_record(args: argparse.Namespace) -> int:
                          "a person's face, so it must be switched on deliberately")
     if args.seconds is not None and args.seconds <= 0:
         raise UsageError("--seconds must be > 0")
-    stop = threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: stop.set())
-    deadline = time.monotonic() + args.seconds if args.seconds else float("inf")
-    writer: DriveWriter | None = None
-    frames, last_index = 0, -1
-    with LiveCamera(cfg.camera) as camera:
-        try:
-            while not stop.is_set() and time.monotonic() < deadline:
-                frame = camera.latest(last_index, timeout=0.5)
-                if frame is None:
-                    continue
-                if writer is None:
-                    h, w = frame.image.shape[:2]
-                    writer = DriveWriter(Path(args.out), cfg.device_id, cfg.camera.fps, (w, h), origin=frame.t)
-                writer.write_frame(frame)
-                frames, last_index = frames + 1, frame.index
-        finally:
-            if writer is not None:
-                writer.close()
+    frames = record_drive(cfg, Path(args.out), args.seconds)
     print(f"recorded {frames} frames to {args.out}", file=sys.stderr)
     return EXIT_OK if frames else EXIT_FAILURE
 

@@ -29,12 +29,13 @@ class RunInputError(ValueError):
 
 
 def pose_calibrated(distraction: Any) -> bool | None:
-    """Whether the state says the driver's road-ahead pose is calibrated: its distraction state's `calibrated`
-    field when it has one (a bool), else None (the state does not say)."""
-    value = getattr(distraction, "calibrated", None)
-    if value is None and isinstance(distraction, dict):
-        value = distraction.get("calibrated")
-    return value if isinstance(value, bool) else None
+    """Whether the state says the driver's road-ahead pose is calibrated (learned from the drive): the distraction
+    state's calibration status, from a DriverState or from a state payload; None where the state does not say."""
+    calibration = getattr(distraction, "calibration", None)
+    if calibration is None and isinstance(distraction, dict):
+        calibration = distraction.get("calibration")
+    status = calibration.get("status") if isinstance(calibration, dict) else getattr(calibration, "status", None)
+    return status == "calibrated" if isinstance(status, str) else None
 
 
 def min_usable_quality(cfg: Config) -> float:
