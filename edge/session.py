@@ -102,6 +102,8 @@ class DriveSession:
         present = {m.kind.name for m in self.modalities if m.present}
         self.monitor = DriverMonitor(cfg, alert_id_prefix, kinds, present)
         self.publisher = Publisher(sinks, cfg.state.state_hz, isolate_sinks)
+        # The freshest vehicle speed any modality measured, (km/h, when): the monitor judges its age.
+        self.speed: tuple[float, float] | None = None
 
     @classmethod
     def live(cls, cfg: Config, sinks: list[Sink], alert_id_prefix: str, timer: StageTimer,
@@ -134,9 +136,14 @@ class DriveSession:
             estimate = modality.advance(t)
             if estimate is not None:
                 estimates[modality.kind.name] = estimate
+                measured = modality.kind.vehicle_speed(estimate) if modality.kind.vehicle_speed else None
+                if measured is not None and (self.speed is None or measured[1] >= self.speed[1]):
+                    self.speed = measured
         faults = tuple(m.kind.source for m in self.modalities if m.faulty())
+        speed_kmh, speed_t = self.speed if self.speed is not None else (None, None)
         started = time.perf_counter()
-        state = self.monitor.step(obs, camera_ok=camera_ok, sensor_faults=faults, estimates=estimates)
+        state = self.monitor.step(obs, camera_ok=camera_ok, speed_kmh=speed_kmh, speed_t=speed_t,
+                                  sensor_faults=faults, estimates=estimates)
         published = time.perf_counter()
         self.publisher.driver_state(state)
         self.timer.record("monitor", published - started)
@@ -174,7 +181,7 @@ class DriveSession:
         if self._open_vision is not None and {"vision", "runtime"} & set(changed):
             self.vision = self._open_vision(cfg)
         for i, old in enumerate(self.modalities):
-            if not {*old.kind.sections, "runtime"} & set(changed):
+            if not {*old.kind.built_from(cfg), "runtime"} & set(changed):
                 continue
             new = self._open_modality(old.kind, cfg)  # built before the old one stops: a failure changes nothing
             old.stop()

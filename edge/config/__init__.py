@@ -17,6 +17,7 @@ from edge.config._base import DEFAULT_MODELS_DIR, PROJECT_ROOT, Fraction, Second
 from edge.config.outputs import MqttConfig, RecordingConfig, StateConfig
 from edge.config.policy import AlertLevels, AlertsConfig, DistractionConfig, DrowsinessConfig, FusionConfig
 from edge.config.sensors import AudioConfig, PhysioConfig, SerialConfig
+from edge.config.vehicle import SpeedConfig
 from edge.config.vision import CameraConfig, EyesConfig, RuntimeConfig, VisionConfig
 
 if sys.version_info >= (3, 11):
@@ -27,7 +28,8 @@ else:  # pragma: no cover
 __all__ = [
     "DEFAULT_MODELS_DIR", "PROJECT_ROOT", "Fraction", "Seconds", "AlertLevels", "AlertsConfig", "AudioConfig",
     "CameraConfig", "Config", "ConfigError", "DistractionConfig", "DrowsinessConfig", "EyesConfig", "FusionConfig",
-    "MqttConfig", "PhysioConfig", "RecordingConfig", "RuntimeConfig", "SerialConfig", "StateConfig", "VisionConfig",
+    "MqttConfig", "PhysioConfig", "RecordingConfig", "RuntimeConfig", "SerialConfig", "SpeedConfig", "StateConfig",
+    "VisionConfig",
     "config_from_dict", "load_config", "tomllib", "with_overrides",
 ]
 
@@ -46,6 +48,7 @@ class Config(_Section):
     serial: SerialConfig = SerialConfig()
     physio: PhysioConfig = PhysioConfig()
     audio: AudioConfig = AudioConfig()
+    speed: SpeedConfig = SpeedConfig()
     recording: RecordingConfig = RecordingConfig()
     state: StateConfig = StateConfig()
 

@@ -99,10 +99,17 @@ class AlertsConfig(_Section):
     monitoring_degraded_s: Seconds = 10.0  # eyes not visible (sunglasses, occlusion) this long
     stress_s: Seconds = 60.0  # fused stress high this long
     stress_threshold: Fraction = 0.7  # fused stress probability that counts as high
-    # Speed gating, applied only when a speed source is configured (without one the vehicle counts as moving):
+    # Speed gating, applied only with a fresh speed ([speed]; without one the vehicle counts as moving):
     ddaw_min_speed_kmh: float = Field(70.0, ge=0.0)  # drowsiness warning (EU 2021/1341 DDAW) above this
     addw_min_speed_kmh: float = Field(20.0, ge=0.0)  # distraction warning (EU 2023/2590 ADDW) above this
-    speed_max_age_s: Seconds = 2.0  # an older speed reading is stale: treated as unknown (vehicle moving)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _moved(cls, data: object) -> object:
+        # A clearer word than "unknown key" for a file written before [speed] existed.
+        if isinstance(data, dict) and "speed_max_age_s" in data:
+            raise ValueError("speed_max_age_s has moved to [speed] max_age_s")
+        return data
 
 
 class FusionConfig(_Section):

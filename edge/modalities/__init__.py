@@ -5,6 +5,7 @@ A new modality is a file in this package (its ModalityKind), its config section,
 
 from edge.modalities.base import ModalityKind
 from edge.modalities.physio import PHYSIO
+from edge.modalities.speed import SPEED
 from edge.modalities.voice import VOICE
 
-REGISTERED: tuple[ModalityKind, ...] = (VOICE, PHYSIO)
+REGISTERED: tuple[ModalityKind, ...] = (VOICE, PHYSIO, SPEED)

@@ -67,7 +67,7 @@ class HaSensor:
 class ModalityKind(Generic[E]):
     name: str  # its section of the state payload and its name in fusion
     source: str  # its health component, and the reason of monitoring_degraded when it fails ("audio", "serial")
-    stream: str  # its stream in a drive folder (docs/recording.md); also the replay flag --<stream>
+    stream: str  # its stream in a drive folder (docs/recording.md); also the replay flag --<stream> (see `flag`)
     stream_help: str  # the replay flag's help
     sections: tuple[str, ...]  # the config sections it is built from: a reload that changes one rebuilds it
     learned: str  # what a rebuild forgets about the driver, as a reload's result says it
@@ -80,6 +80,24 @@ class ModalityKind(Generic[E]):
     max_age_s: Callable[[Config], float] | None = None  # how long its vote stays fresh (with `fusion`)
     console: Callable[[dict[str, Any] | None], str] = lambda _section: ""  # its part of a console line
     homeassistant: tuple[HaSensor, ...] = ()
+    # The vehicle's speed an estimate carries, (km/h, when measured), if this modality measures it: the session
+    # hands the freshest to the monitor for alert gating (docs/alerts.md).
+    vehicle_speed: Callable[[E], tuple[float, float] | None] | None = None
+    # False: a fault of its source leaves the driver fully monitored (the vehicle's speed: without it the vehicle
+    # counts as moving), so it shows in health only, not as monitoring_degraded.
+    degrades_monitoring: bool = True
+    flag: str | None = None  # its replay flag, --<flag>, when --<stream> is taken (`dms replay --speed` is --pace)
+    # Sections it is also built from, under a given config (the MQTT speed source: [mqtt] and device_id, only when
+    # it is the configured source, so another source is not restarted by a broker change).
+    also_built_from: Callable[[Config], tuple[str, ...]] | None = None
+
+    @property
+    def replay_flag(self) -> str:
+        return self.flag or self.stream
+
+    def built_from(self, cfg: Config) -> frozenset[str]:
+        """Every config section (and top-level key) whose change rebuilds it under `cfg`."""
+        return frozenset((*self.sections, *(self.also_built_from(cfg) if self.also_built_from else ())))
 
 
 class Modality(Generic[E]):
@@ -134,6 +152,8 @@ class Modality(Generic[E]):
 
     def faulty(self) -> bool:
         """Configured but not working: monitoring is degraded, with `kind.source` as the reason."""
+        if not self.kind.degrades_monitoring:
+            return False
         if self.problem is not None:
             return True
         return self.source is not None and self.source.health().state in FAULT_STATES

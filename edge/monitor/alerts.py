@@ -3,8 +3,10 @@
 One alert per kind at a time, each a lifecycle of events sharing one id. The rules (times from AlertsConfig):
 - start: the kind's condition is active, the kind is not in cooldown (cooldown_s after its last end) and, when a
   fresh speed is known, the vehicle is fast enough (DDAW, EU 2021/1341, for drowsiness/microsleep/sleep; ADDW,
-  EU 2023/2590, for long distraction and visual time sharing). Without a speed, or with a stale one, the vehicle
-  counts as moving. Slowing down never cuts an active alert short.
+  EU 2023/2590, for long distraction and visual time sharing), and distraction is not raised while the vehicle
+  stands still (long distraction, visual time sharing, and unresponsive for head off the road: looking away at a
+  standstill is no hazard). Without a speed, or with a stale one (edge/monitor/motion.py), the vehicle counts as
+  moving. Slowing down or stopping never cuts an active alert short.
 - level: the condition's own level, else the kind's configured first level (AlertLevels). An unacknowledged alert
   goes up one level (advisory -> warning -> critical) after each escalate_after_s at its level while its condition
   lasts; acknowledging stops that. A level never goes down within one alert.
@@ -23,7 +25,8 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Literal
 
-from edge.config import AlertsConfig
+from edge.config import AlertsConfig, SpeedConfig
+from edge.monitor.motion import fresh_speed, motion
 from edge.names import ALERT_KINDS, ALERT_LEVELS, SCHEMA_VERSION, AlertLevel
 
 EventType = Literal["start", "update", "end"]
@@ -33,6 +36,11 @@ EvidenceValue = float | int | str | bool | None
 # dangerous at any speed, so microsleep and sleep are not gated.
 DDAW_KINDS = frozenset({"drowsiness"})
 ADDW_KINDS = frozenset({"long_distraction", "visual_time_sharing"})
+# Silenced while the vehicle stands still: the driver may look away from the road at a standstill. Unresponsive is
+# silenced only when its evidence says the head was off the road (`reason` "off_road", conditions.py); closed eyes
+# and no return after a warning still raise it.
+STANDING_KINDS = frozenset({"long_distraction", "visual_time_sharing"})
+STANDING_REASONS = {"unresponsive": "off_road"}
 # Health and wellbeing notices do not escalate: sunglasses or a stressful drive are no reason to go critical.
 NO_ESCALATION = frozenset({"monitoring_degraded", "stress"})
 # The cooldown keeps state-like alerts (distraction, drowsiness level, visibility) from flapping; an eye closure or
@@ -136,8 +144,10 @@ def _rank(level: AlertLevel) -> int:
 
 
 class AlertManager:
-    def __init__(self, cfg: AlertsConfig, id_prefix: str):
+    def __init__(self, cfg: AlertsConfig, id_prefix: str, speed: SpeedConfig | None = None):
+        """`speed`: when a speed reading counts and when the vehicle stands still (default: [speed]'s defaults)."""
         self.cfg = cfg
+        self.speed_cfg = speed or SpeedConfig()
         self.id_prefix = id_prefix
         self._live: dict[str, _Live] = {}
         self._last_end: dict[str, float] = {}
@@ -155,7 +165,7 @@ class AlertManager:
         unknown = set(conditions) - set(ALERT_KINDS)
         if unknown:
             raise ValueError(f"unknown alert kinds {sorted(unknown)}")
-        speed = self._fresh_speed(now, speed_kmh, speed_t)
+        speed = fresh_speed(now, speed_kmh, speed_t, self.speed_cfg.max_age_s)
         events: list[AlertEvent] = []
         for kind in ALERT_KINDS:
             cond = conditions.get(kind, CLEAR)
@@ -218,16 +228,13 @@ class AlertManager:
 
     # -- rules --------------------------------------------------------------------------------------------------
 
-    def _fresh_speed(self, now: float, speed_kmh: float | None, speed_t: float | None) -> float | None:
-        if speed_kmh is None or not math.isfinite(speed_kmh):
-            return None
-        if speed_t is not None and now - speed_t > self.cfg.speed_max_age_s:
-            return None  # stale: unknown, so the vehicle counts as moving
-        return speed_kmh
-
-    def _gated(self, kind: str, speed: float | None) -> bool:
+    def _gated(self, kind: str, cond: Condition, speed: float | None) -> bool:
         if speed is None:
-            return False
+            return False  # unknown: moving
+        standing_silenced = kind in STANDING_KINDS or (
+            kind in STANDING_REASONS and cond.evidence.get("reason") == STANDING_REASONS[kind])
+        if standing_silenced and motion(speed, self.speed_cfg.standing_kmh) == "standing":
+            return True
         if kind in DDAW_KINDS:
             return speed < self.cfg.ddaw_min_speed_kmh
         if kind in ADDW_KINDS:
@@ -235,7 +242,7 @@ class AlertManager:
         return False
 
     def _start(self, kind: str, cond: Condition, now: float, speed: float | None) -> AlertEvent | None:
-        if not cond.active or self._gated(kind, speed):
+        if not cond.active or self._gated(kind, cond, speed):
             return None
         last_end = self._last_end.get(kind)
         if kind not in NO_COOLDOWN and last_end is not None and now - last_end < self.cfg.cooldown_s - _EPS:

@@ -266,5 +266,6 @@ _PARTS: tuple[_Part, ...] = (
           lambda c, m: EmotionWindow(c.vision.emotion_window_s, c.vision.emotion_hz), "the emotion window"),
     _Part("conditions", lambda c, m: (c.eyes, c.drowsiness, c.distraction, c.alerts),
           lambda c, m: ConditionTracker(c), "the alert conditions' timers"),
-    _Part("alerts", lambda c, m: c.alerts, lambda c, m: AlertManager(c.alerts, m._prefix), "the open alerts (ended)"),
+    _Part("alerts", lambda c, m: (c.alerts, c.speed.max_age_s, c.speed.standing_kmh),
+          lambda c, m: AlertManager(c.alerts, m._prefix, c.speed), "the open alerts (ended)"),
 )

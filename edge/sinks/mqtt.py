@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 import secrets
 import socket
 import sqlite3
@@ -29,7 +28,6 @@ import threading
 import time
 from collections import OrderedDict
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import Any, Callable
 
 import paho.mqtt.client as paho
@@ -40,9 +38,10 @@ from edge.names import AVAILABILITY, CMD_RESULT, COMMANDS, EVENTS, HEALTH, STATE
 from edge.sinks import homeassistant as ha
 from edge.sinks.commands import Command, dispatch
 from edge.sinks.encoding import encode
+from edge.sinks.mqtt_auth import read_password, secure
 from edge.sinks.outbox import MEMORY, Kind, Outbox
 
-__all__ = ["MAX_INFLIGHT", "MqttSink", "encode", "read_password", "wall_iso"]
+__all__ = ["MAX_INFLIGHT", "MqttSink", "encode", "read_password", "secure", "wall_iso"]
 
 log = logging.getLogger("edge.mqtt")
 
@@ -65,16 +64,6 @@ def _wall_or_none(t: Any, offset: float) -> str | None:
         return wall_iso(t + offset)
     except (OverflowError, ValueError, OSError):  # out of datetime's range: the event still goes out
         return None
-
-
-def read_password(cfg: MqttConfig) -> str | None:
-    """systemd's LoadCredential file first, then the environment. The value is never logged."""
-    creds = os.environ.get("CREDENTIALS_DIRECTORY")
-    if creds:
-        path = Path(creds) / cfg.password_credential
-        if path.is_file():
-            return path.read_text(encoding="utf-8").rstrip("\r\n")
-    return os.environ.get(cfg.password_env) or None
 
 
 class MqttSink:
@@ -129,14 +118,7 @@ class MqttSink:
         self.client = paho.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=paho.MQTTv311)
         # No paho logger: paho 2.2 logs an ERROR line per reconnect attempt; our callbacks log the state changes.
         self.client.reconnect_delay_set(cfg.reconnect_min_s, cfg.reconnect_max_s)  # type: ignore[arg-type]  # floats work
-        if cfg.tls:
-            self.client.tls_set(
-                ca_certs=str(cfg.ca_file) if cfg.ca_file else None,
-                certfile=str(cfg.cert_file) if cfg.cert_file else None,
-                keyfile=str(cfg.key_file) if cfg.key_file else None,
-            )
-        if cfg.username:
-            self.client.username_pw_set(cfg.username, read_password(cfg))
+        secure(self.client, cfg)
         self.client.will_set(self.topic(AVAILABILITY), "offline", qos=1, retain=True)
         self.client.on_socket_open = self._on_socket_open
         self.client.on_connect = self._on_connect

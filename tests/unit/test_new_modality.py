@@ -95,7 +95,7 @@ def test_a_new_modality_reaches_the_state_the_console_home_assistant_and_health(
     states = sink.on("state")
     assert [s["toy"] for s in states[:2]] == [{"value": None, "reason": "no_toy"}] * 2  # before the first hop
     assert states[-1]["toy"] == {"value": 42.0, "reason": None}
-    assert list(states[-1])[-4:] == ["voice", "physio", "toy", "stress"]  # after the registered ones
+    assert list(states[-1])[-5:] == ["voice", "physio", "speed", "toy", "stress"]  # after the registered ones
     assert format_state(states[-1], KINDS).endswith("  toy: 42.0")
     assert discovery_payload("car", "dms/car", kinds=KINDS)["cmps"]["toy"]["value_template"] == (
         "{{ value_json.toy.value }}")
