@@ -36,11 +36,9 @@ EvidenceValue = float | int | str | bool | None
 # dangerous at any speed, so microsleep and sleep are not gated.
 DDAW_KINDS = frozenset({"drowsiness"})
 ADDW_KINDS = frozenset({"long_distraction", "visual_time_sharing"})
-# Silenced while the vehicle stands still: the driver may look away from the road at a standstill. Unresponsive is
-# silenced only when its evidence says the head was off the road (`reason` "off_road", conditions.py); closed eyes
-# and no return after a warning still raise it.
+# Silenced while the vehicle stands still: the driver may look away from the road at a standstill. Unresponsive
+# never follows from a head angle alone (conditions.py): closed eyes and no return after a warning still raise it.
 STANDING_KINDS = frozenset({"long_distraction", "visual_time_sharing"})
-STANDING_REASONS = {"unresponsive": "off_road"}
 # Health and wellbeing notices do not escalate: sunglasses or a stressful drive are no reason to go critical.
 NO_ESCALATION = frozenset({"monitoring_degraded", "stress"})
 # The cooldown keeps state-like alerts (distraction, drowsiness level, visibility) from flapping; an eye closure or
@@ -231,9 +229,7 @@ class AlertManager:
     def _gated(self, kind: str, cond: Condition, speed: float | None) -> bool:
         if speed is None:
             return False  # unknown: moving
-        standing_silenced = kind in STANDING_KINDS or (
-            kind in STANDING_REASONS and cond.evidence.get("reason") == STANDING_REASONS[kind])
-        if standing_silenced and motion(speed, self.speed_cfg.standing_kmh) == "standing":
+        if kind in STANDING_KINDS and motion(speed, self.speed_cfg.standing_kmh) == "standing":
             return True
         if kind in DDAW_KINDS:
             return speed < self.cfg.ddaw_min_speed_kmh

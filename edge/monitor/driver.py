@@ -25,6 +25,7 @@ from edge.monitor.drowsiness import DrowsinessMonitor, DrowsinessSample, Drowsin
 from edge.monitor.emotion import EmotionSummary, EmotionWindow
 from edge.monitor.eyes import EyeOpenness, EyeReading
 from edge.monitor.fusion import Fusion, FusionState, ModalityEstimate, face_estimate, stress_level
+from edge.monitor.motion import fresh_speed
 from edge.monitor.pose_calibration import VehicleFrame
 from edge.types import FaceObservation
 
@@ -102,7 +103,7 @@ class DriverMonitor:
             setattr(self, part.attr, part.build(cfg, self))
             self._keys[part.attr] = part.key(cfg, self)
         self._stress_threshold = cfg.alerts.stress_threshold
-        self._speed_max_age_s = cfg.alerts.speed_max_age_s
+        self._speed_max_age_s = cfg.speed.max_age_s
         self._calibration_min_speed_kmh = cfg.distraction.calibration_min_speed_kmh
         self._face: ModalityEstimate | None = None  # the last one: fusion itself decides when it is stale
         self._latest: dict[str, Any] = {
@@ -129,7 +130,7 @@ class DriverMonitor:
             if part.forgets:
                 forgotten.append(part.forgets)
         self._stress_threshold = cfg.alerts.stress_threshold
-        self._speed_max_age_s = cfg.alerts.speed_max_age_s
+        self._speed_max_age_s = cfg.speed.max_age_s
         self._calibration_min_speed_kmh = cfg.distraction.calibration_min_speed_kmh
         return ended, forgotten
 
@@ -196,9 +197,8 @@ class DriverMonitor:
     def _moving(self, t: float, speed_kmh: float | None, speed_t: float | None) -> bool:
         """Whether the vehicle moves, for learning the road-ahead pose; an unknown or stale speed counts as moving,
         as it does for the alerts' speed gating."""
-        if speed_kmh is None or (speed_t is not None and t - speed_t > self._speed_max_age_s):
-            return True
-        return speed_kmh >= self._calibration_min_speed_kmh
+        speed = fresh_speed(t, speed_kmh, speed_t, self._speed_max_age_s)
+        return speed is None or speed >= self._calibration_min_speed_kmh
 
     def restart_modality(self, name: str, present: bool, t: float) -> None:
         """A modality rebuilt by a reload starts over: waiting for its first estimate (or "off" without a source),

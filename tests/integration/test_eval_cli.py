@@ -41,10 +41,11 @@ def test_the_folder_scores_every_labelled_clip_and_the_totals_add_up(folder):
     assert totals["alerts"] == sum(len(c["alerts"]) for c in result["clips"])
     assert totals["false_alerts"] == len(totals["false_alert_list"]) == sum(c["false_alerts"] for c in result["clips"])
     assert totals["false_alerts"] == sum(totals[f"{lv}_false"] for lv in ("critical", "warning", "advisory"))
-    # every replayed clip has all its frames, a face nearly throughout, and the calibration not yet reported
+    # every replayed clip has all its frames, a face nearly throughout, and the road-ahead pose calibrated after
+    # its ~10 s of confident frames, or not at all in a clip too short for it
     for c in result["clips"]:
         assert c["source"] == "replay" and c["limits"] == [] and c["face_found_pct"] > 90
-        assert c["pose_calibrated_at"] is None
+        assert c["pose_calibrated_at"] is None or 10.0 <= c["pose_calibrated_at"] <= c["duration_s"]
     # the labels are in reach of the product: most eye closures and yawns are found
     assert totals["kinds"]["eyes_closed"]["recall"] >= 0.5 and totals["kinds"]["yawn"]["recall"] >= 0.5
 

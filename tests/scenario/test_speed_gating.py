@@ -1,6 +1,6 @@
 """The vehicle's speed through the drive session: a drive's speed.csv, fed in step with the frames, gates the
-alerts. Standing still silences distraction (long distraction, visual time sharing, unresponsive for head off the
-road) while moving does not; eye closures are never silenced; a stale speed counts as moving."""
+alerts. Standing still silences distraction (long distraction, visual time sharing) while moving does not; eye
+closures are never silenced; a stale speed counts as moving."""
 
 from __future__ import annotations
 
@@ -46,7 +46,7 @@ LOOK_AWAY = timeline(20.0, (10.0, 18.0, AWAY))
 
 def test_moving_a_long_look_away_raises_distraction_and_unresponsive(tmp_path):
     sink = drive(LOOK_AWAY, speed_csv(tmp_path / "speed.csv", every(20.0, 50.0)))
-    assert starts(sink) == [("long_distraction", None), ("unresponsive", "off_road")]
+    assert starts(sink) == [("long_distraction", None), ("unresponsive", "no_return_after_warning")]
     state = sink.on("state")[-1]["speed"]
     assert state["speed_kmh"] == 50.0 and state["motion"] == "moving" and state["source"] == "recording"
     assert state["reason"] is None and 0.0 <= state["age_s"] <= 0.5
@@ -65,15 +65,17 @@ def test_standing_still_eye_closures_are_still_raised(tmp_path):
 
 
 def test_a_speed_that_stops_coming_goes_stale_and_counts_as_moving(tmp_path):
-    sink = drive(LOOK_AWAY, speed_csv(tmp_path / "speed.csv", every(5.0, 0.0)))  # the log ends at 5 s
-    assert starts(sink) == [("long_distraction", None), ("unresponsive", "off_road")]
+    # a mount: the road-ahead pose is known from the start, whether or not the standing start taught it
+    mounted = config_from_dict({"camera": {"mount": {"preset": "steering_column", "pitch_deg": 0.0}}})
+    sink = drive(LOOK_AWAY, speed_csv(tmp_path / "speed.csv", every(5.0, 0.0)), mounted)  # the log ends at 5 s
+    assert starts(sink) == [("long_distraction", None), ("unresponsive", "no_return_after_warning")]
     last = sink.on("state")[-1]["speed"]
     assert (last["motion"], last["reason"], last["speed_kmh"]) == ("unknown", "stale", 0.0)
 
 
 def test_without_a_speed_stream_the_section_is_off_and_nothing_is_gated():
     sink = drive(LOOK_AWAY, None)
-    assert starts(sink) == [("long_distraction", None), ("unresponsive", "off_road")]
+    assert starts(sink) == [("long_distraction", None), ("unresponsive", "no_return_after_warning")]
     assert sink.on("state")[0]["speed"] == {"speed_kmh": None, "t": None, "age_s": None, "source": None,
                                             "motion": "unknown", "reason": "off"}
 
@@ -88,14 +90,15 @@ def test_malformed_speed_lines_are_skipped_with_a_warning_naming_the_line(tmp_pa
     assert [f"speed.csv:{n}:" in m for n, m in zip(range(4, 9), caplog.messages)] == [True] * 5
 
 
-def test_alert_manager_standing_silences_off_road_unresponsive_only():
+def test_alert_manager_standing_silences_distraction_only():
     manager = AlertManager(AlertsConfig(addw_min_speed_kmh=0.0), "t", SpeedConfig(standing_kmh=3.0))
-    conds = {"long_distraction": Condition(True), "unresponsive": Condition(True, {"reason": "off_road"})}
+    conds = {"long_distraction": Condition(True), "visual_time_sharing": Condition(True)}
     assert manager.step(conds, 1.0, speed_kmh=2.0, speed_t=1.0) == []  # standing: nothing, ADDW gate or not
     events = manager.step({"unresponsive": Condition(True, {"reason": "no_return_after_warning"})}, 2.0, 2.0, 2.0)
     assert [e.kind for e in events] == ["unresponsive"]
     events = manager.step(conds, 3.0, speed_kmh=2.0, speed_t=0.5)  # 2.5 s old: stale, so moving
-    assert [(e.type, e.kind) for e in events if e.type == "start"] == [("start", "long_distraction")]
+    assert [(e.type, e.kind) for e in events if e.type == "start"] == [("start", "long_distraction"),
+                                                                        ("start", "visual_time_sharing")]
 
 
 def test_the_max_age_of_a_speed_moved_to_the_speed_section():
