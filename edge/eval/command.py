@@ -4,6 +4,7 @@ product (or read its RUN.jsonl), score it, print the table and the JSON line. Th
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 import time
@@ -13,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from edge.config import Config, load_config
-from edge.eval.detections import ClipDetections, detect, merge
+from edge.eval.detections import detect, merge
 from edge.eval.labels import ClipLabels, LabelsError, find_clip, load_labels
 from edge.eval.report import ClipResult, clip_json, format_table, score_clip, totals_json
 from edge.eval.runs import JSONL_LIMITS, RunInputError, StateRecorder, read_jsonl, thresholds
@@ -110,8 +111,7 @@ def score_one(job: Job, cfg: Config, replay_clip: ReplayClip) -> ClipResult:
             raise EvalInputError(str(err)) from None
         found = detect(run.samples, thresholds(cfg))
         closures = merge([*found.by_kind["eyes_closed"], *run.closures_from_alerts])
-        found = ClipDetections({**found.by_kind, "eyes_closed": closures}, found.face_found_pct,
-                               found.eyes_visible_pct, found.calibrated_at)
+        found = dataclasses.replace(found, by_kind={**found.by_kind, "eyes_closed": closures})
         return score_clip(entry, found, run.alerts, "jsonl", len(run.samples), history_s, None, [JSONL_LIMITS])
     recorder = StateRecorder(entry.clip, cfg)
     replay_clip(path, cfg, recorder)

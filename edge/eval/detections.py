@@ -29,7 +29,7 @@ class Sample:
     off_road_s: float | None  # off the road (the current run) for this long now; None when not off road
     yawn_start: float | None = None  # a yawn was counted in this sample: when it started
     mar: float | None = None  # mouth aspect ratio; None without a face
-    calibrated: bool | None = None  # the road-ahead pose is calibrated; None where the state does not say
+    pose_reference: str | None = None  # "mount", "calibrating" or "calibrated"; None where the state does not say
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +46,7 @@ class ClipDetections:
     face_found_pct: float | None
     eyes_visible_pct: float | None  # of the samples with a face
     calibrated_at: float | None  # the first time the state said the road-ahead pose is calibrated
+    judged_from: float | None  # the first time head pose was judged (against a mount or a calibrated pose)
 
 
 def detect(samples: Sequence[Sample], th: Thresholds = Thresholds()) -> ClipDetections:
@@ -60,7 +61,8 @@ def detect(samples: Sequence[Sample], th: Thresholds = Thresholds()) -> ClipDete
         },
         face_found_pct=100.0 * faces / len(samples) if samples else None,
         eyes_visible_pct=100.0 * eyes / faces if faces else None,
-        calibrated_at=next((s.t for s in samples if s.calibrated), None),
+        calibrated_at=next((s.t for s in samples if s.pose_reference == "calibrated"), None),
+        judged_from=next((s.t for s in samples if s.pose_reference in ("mount", "calibrated")), None),
     )
 
 

@@ -23,7 +23,9 @@ from edge.eval.scoring import (
 )
 
 LONG_LOOK_S = 2.0  # looking_away labels at least this long are also scored on their own
-SCORED_KINDS = ("eyes_closed", "yawn", "looking_away", "looking_away_2s", "face_absent")
+# looking_away_judged: the looking_away labels that start once head pose is judged (a mount, or calibrated)
+SCORED_KINDS = ("eyes_closed", "yawn", "looking_away", "looking_away_judged", "looking_away_2s", "face_absent")
+LOOKING_AWAY_SUBSETS = ("looking_away_judged", "looking_away_2s")  # the looking_away detections, own recall
 SHORT_YAWN_S = 1.0  # a labelled gape shorter than this is not a yawn to find (labels.json flags it)
 
 
@@ -63,9 +65,11 @@ def score_clip(
         (targets if long_enough else ignored)[event.kind].append(iv)
         if event.kind == "looking_away":
             (targets if event.frames / labels.fps >= LONG_LOOK_S - 1e-9 else ignored)["looking_away_2s"].append(iv)
+            judged = detections.judged_from is not None and iv.start >= detections.judged_from - 1e-9
+            (targets if judged else ignored)["looking_away_judged"].append(iv)
     scores = {}
     for kind in SCORED_KINDS:
-        base = "looking_away" if kind == "looking_away_2s" else kind
+        base = "looking_away" if kind in LOOKING_AWAY_SUBSETS else kind
         scores[kind] = score_kind(kind, targets[kind], detections.by_kind[base], labels.tolerance_s(base), hours,
                                   ignored[kind])
     verdicts = judge_alerts(alerts, labelled, {"drowsiness": drowsiness_history_s})
@@ -87,7 +91,7 @@ def kind_json(s: KindScore) -> dict[str, Any]:
         "missed": [[round(i.start, 2), round(i.end, 2)] for i in s.missed],
         "false": [[round(i.start, 2), round(i.end, 2)] for i in s.false_detections],
     }
-    if s.kind == "looking_away_2s":  # the same detections as looking_away: only the recall is its own
+    if s.kind in LOOKING_AWAY_SUBSETS:  # the same detections as looking_away: only the recall is its own
         out["precision"] = out["false_per_hour"] = out["outside_labels_s"] = None
     return out
 
@@ -104,6 +108,7 @@ def clip_json(r: ClipResult) -> dict[str, Any]:
         "clip": r.clip, "source": r.source, "duration_s": round(r.hours * 3600.0, 2), "frames": r.frames,
         "face_found_pct": _r(d.face_found_pct, 1), "eyes_visible_pct": _r(d.eyes_visible_pct, 1),
         "closures_ge_1s": len(d.by_kind["eyes_closed"]), "pose_calibrated_at": _r(d.calibrated_at, 2),
+        "pose_judged_from": _r(d.judged_from, 2),
         "kinds": {k: kind_json(s) for k, s in r.scores.items()},
         "alerts": [alert_json(v) for v in r.alerts],
         **false_alert_rates(r.alerts, r.hours),
@@ -138,20 +143,21 @@ def _num(x: float | None, fmt: str = "{:.1f}") -> str:
 
 def format_table(results: Sequence[ClipResult]) -> str:
     lines = [f"{'clip':<32} {'src':<6} {'dur s':>6} {'face %':>6} {'eyes %':>6} {'clos>=1s':>8} "
-             f"{'pose cal':>8} {'alerts':>6} {'false':>5}"]
+             f"{'judged':>7} {'pose cal':>8} {'alerts':>6} {'false':>5}"]
     for r in results:
         d = r.detections
         false = sum(v.false for v in r.alerts)
         lines.append(f"{r.clip[:32]:<32} {r.source:<6} {r.hours * 3600:6.1f} {_num(d.face_found_pct):>6} "
                      f"{_num(d.eyes_visible_pct):>6} {len(d.by_kind['eyes_closed']):>8} "
-                     f"{_num(d.calibrated_at, '{:.1f}s'):>8} {len(r.alerts):>6} {false:>5}")
-    lines += ["", f"{'clip':<32} {'kind':<16} {'found':>7} {'recall':>6} {'true/det':>8} {'prec':>5} "
+                     f"{_num(d.judged_from, '{:.1f}s'):>7} {_num(d.calibrated_at, '{:.1f}s'):>8} "
+                     f"{len(r.alerts):>6} {false:>5}")
+    lines += ["", f"{'clip':<32} {'kind':<19} {'found':>7} {'recall':>6} {'true/det':>8} {'prec':>5} "
               f"{'false/h':>8} {'out s':>6} {'lat med':>7} {'lat max':>7}"]
     rows = [(r.clip, s) for r in results for s in r.scores.values() if s.labels or s.detections]
     rows += [("TOTAL", total([r.scores[k] for r in results])) for k in SCORED_KINDS] if results else []
     for clip, s in rows:
-        two = s.kind == "looking_away_2s"
-        lines.append(f"{clip[:32]:<32} {s.kind:<16} {s.found:>3}/{s.labels:<3} {_pct(s.recall):>6} "
+        two = s.kind in LOOKING_AWAY_SUBSETS
+        lines.append(f"{clip[:32]:<32} {s.kind:<19} {s.found:>3}/{s.labels:<3} {_pct(s.recall):>6} "
                      f"{'' if two else f'{s.true_detections}/{s.detections}':>8} "
                      f"{'-' if two else _pct(s.precision):>5} {'-' if two else _num(s.false_per_hour):>8} "
                      f"{'-' if two else _num(s.outside_s):>6} "

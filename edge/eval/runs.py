@@ -28,14 +28,14 @@ class RunInputError(ValueError):
     """A RUN.jsonl that cannot be read; the message names the file and line."""
 
 
-def pose_calibrated(distraction: Any) -> bool | None:
-    """Whether the state says the driver's road-ahead pose is calibrated (learned from the drive): the distraction
-    state's calibration status, from a DriverState or from a state payload; None where the state does not say."""
+def pose_reference(distraction: Any) -> str | None:
+    """How the driver's road-ahead pose is known, as the state says (docs/calibration.md): "mount", "calibrating"
+    or "calibrated", from a DriverState or a state payload; None where the state does not say."""
     calibration = getattr(distraction, "calibration", None)
     if calibration is None and isinstance(distraction, dict):
         calibration = distraction.get("calibration")
     status = calibration.get("status") if isinstance(calibration, dict) else getattr(calibration, "status", None)
-    return status == "calibrated" if isinstance(status, str) else None
+    return status if isinstance(status, str) else None
 
 
 def min_usable_quality(cfg: Config) -> float:
@@ -87,7 +87,7 @@ class StateRecorder:
         self._rows.append((
             obs.t, obs.present, obs.present and obs.quality >= self._min_quality, state.eyes.visible,
             drowsy.closure_s if drowsy.eyes_closed else None, _off_road_s(dist.on_road, dist.off_road_s), yawn,
-            obs.mar if obs.present else None, pose_calibrated(dist),
+            obs.mar if obs.present else None, pose_reference(dist),
         ))
         self.times.append(obs.t)
         self._events(state.events)
@@ -167,6 +167,6 @@ def _state_samples(states: list[dict[str, Any]], cfg: Config, fps: float) -> lis
             t, t + 1.0 / fps, present, present and float(face["quality"] or 0.0) >= min_quality,
             bool(eyes["visible"]), closed_s if closed_s > 0.0 else None,
             _off_road_s(dist["on_road"], float(dist["off_road_s"] or 0.0)), yawn,
-            float(mar) if mar is not None and present else None, pose_calibrated(dist),
+            float(mar) if mar is not None and present else None, pose_reference(dist),
         ))
     return out

@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parents[2]
 REALCLIPS = Path(os.environ.get("DMS_DATASETS", ROOT.parent / "shared" / "datasets")) / "realclips"
 LABELS = REALCLIPS / "labels.json"
 pytestmark = pytest.mark.skipif(not LABELS.is_file(), reason=f"realclips not found at {REALCLIPS}")
-KINDS = ("eyes_closed", "yawn", "looking_away", "looking_away_2s", "face_absent")
+KINDS = ("eyes_closed", "yawn", "looking_away", "looking_away_judged", "looking_away_2s", "face_absent")
 
 
 def dms(*args: str) -> subprocess.CompletedProcess:
@@ -48,6 +48,34 @@ def test_the_folder_scores_every_labelled_clip_and_the_totals_add_up(folder):
         assert c["pose_calibrated_at"] is None or 10.0 <= c["pose_calibrated_at"] <= c["duration_s"]
     # the labels are in reach of the product: most eye closures and yawns are found
     assert totals["kinds"]["eyes_closed"]["recall"] >= 0.5 and totals["kinds"]["yawn"]["recall"] >= 0.5
+
+
+@pytest.fixture(scope="module")
+def mounted():
+    """The folder again, each clip with the camera mount its labels describe (tools/realclips)."""
+    proc = dms("eval", str(REALCLIPS), "--labels", str(LABELS), "--config-dir", str(ROOT / "tools" / "realclips"))
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def test_no_false_critical_alert_on_real_drivers_with_or_without_the_mount(folder, mounted):
+    """The worst defect this product can have: a critical alert that no labelled event explains."""
+    _, plain, _ = folder
+    for result in (plain, mounted):
+        assert result["totals"]["critical_false"] == 0, result["totals"]["false_alert_list"]
+    assert set(mounted["configs"]) == {e["clip"] for e in json.loads(LABELS.read_text())}
+
+
+def test_yawns_of_real_drivers_are_found_and_speech_is_not_a_yawn(folder):
+    _, result, _ = folder
+    yawn = result["totals"]["kinds"]["yawn"]
+    assert yawn["recall"] >= 0.9 and yawn["false_detections"] <= 1, yawn
+    assert all(c["false_alerts_during_talking"] == 0 for c in result["clips"])
+
+
+def test_with_a_mount_head_pose_is_judged_from_the_first_frame(mounted):
+    for clip in mounted["clips"]:
+        assert clip["pose_judged_from"] == 0.0, clip["clip"]
 
 
 def test_the_table_shows_each_clip_the_totals_and_every_false_alert(folder):

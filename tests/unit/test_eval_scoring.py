@@ -135,11 +135,12 @@ def test_absences_are_measured_first_to_last_sample():
 
 def test_detect_reports_face_eyes_and_calibration():
     samples = [sample(0.0, face_present=False, face_usable=False, eyes_visible=False),
-               sample(0.1, eyes_visible=False), sample(0.2, calibrated=True), sample(0.3, yawn_start=0.05, mar=0.6),
-               sample(0.4, mar=0.5), sample(0.5, mar=0.1)]
+               sample(0.1, eyes_visible=False, pose_reference="calibrating"), sample(0.2, pose_reference="calibrated"),
+               sample(0.3, yawn_start=0.05, mar=0.6), sample(0.4, mar=0.5), sample(0.5, mar=0.1)]
     d = detect(samples)
     assert d.face_found_pct == pytest.approx(500 / 6) and d.eyes_visible_pct == pytest.approx(80.0)
-    assert d.calibrated_at == 0.2 and d.by_kind["yawn"] == (Interval(0.05, 0.5),)
+    assert d.calibrated_at == 0.2 and d.judged_from == 0.2 and d.by_kind["yawn"] == (Interval(0.05, 0.5),)
+    assert detect([sample(0.0, pose_reference="mount"), sample(0.1, pose_reference="calibrated")]).judged_from == 0.0
     assert merge([Interval(0, 1), Interval(1, 2), Interval(3, 4)]) == (Interval(0, 2), Interval(3, 4))
 
 
@@ -185,3 +186,14 @@ def test_score_clip_leaves_short_closures_and_gapes_out_and_scores_long_looks_ap
     assert out["kinds"]["yawn"]["labels"] == 0  # a 0.5 s gape is not a yawn to find
     assert out["kinds"]["looking_away_2s"]["found"] == 1 and out["kinds"]["looking_away"]["found"] == 1
     assert out["false_alerts"] == 1 and out["false_alerts_during_talking"] == 1
+
+
+def test_looking_away_judged_counts_only_the_looks_after_head_pose_is_judged():
+    events = (LabelEvent("looking_away", 10, 24, "high", True), LabelEvent("looking_away", 60, 79, "high", True))
+    labels = ClipLabels("c.mp4", FPS, 100, events)
+    samples = [sample(i / 10, pose_reference="calibrating" if i < 40 else "calibrated",
+                      off_road_s=round(i / 10 - 6.0, 3) if 60 <= i <= 75 else None) for i in range(100)]
+    out = clip_json(score_clip(labels, detect(samples), [], "replay", 100, 300.0))
+    assert out["pose_judged_from"] == 4.0 and out["pose_calibrated_at"] == 4.0
+    assert (out["kinds"]["looking_away"]["labels"], out["kinds"]["looking_away"]["found"]) == (2, 1)
+    assert (out["kinds"]["looking_away_judged"]["labels"], out["kinds"]["looking_away_judged"]["found"]) == (1, 1)
