@@ -35,6 +35,9 @@ def state_payload(state: DriverState) -> dict[str, Any]:
         },
         "eyes": {
             "visible": eyes.visible,
+            "reason": eyes.reason,
+            "left": eyes.status_left,
+            "right": eyes.status_right,
             "closed_prob": rounded(eyes.closed_prob),
             "closed_left": rounded(eyes.closed_left),
             "closed_right": rounded(eyes.closed_right),

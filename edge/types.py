@@ -154,12 +154,14 @@ class PhysioEstimate:
 @dataclass(frozen=True, slots=True)
 class EyeCropState:
     """One eye as the eye-state model saw it: P(closed), and the gray-level std and share of saturated pixels of
-    the eye itself (the crop's centre), from which the monitor decides whether the eye could be seen at all
-    (dark glasses, glare)."""
+    the eye itself (the crop's centre), and the brightness of the skin around it (lid, below the eye) over the
+    face's bare skin (cheeks, nose, forehead), from which the monitor decides whether the eye could be seen at all
+    (dark glasses, a hand, glare). `surround` is NaN where it could not be measured."""
 
     closed_prob: float
     contrast: float
     saturated: float
+    surround: float = 1.0  # bare skin around the eye: ~1; behind a dark lens: ~0.3-0.5
 
 
 @dataclass(frozen=True, slots=True)

@@ -92,6 +92,17 @@ class EyesConfig(_Section):
     # eyes 0.5 % of closed ones fall below 3.0 (16 % below 6): higher thresholds would hide real closures.
     min_crop_contrast: float = Field(3.0, ge=0.0)
     max_saturated_fraction: Fraction = 0.2  # share of saturated pixels in an eye crop; above: glare
+    # Dark lenses: the skin around the eye (lid under the brow, rim below the eye) over the face's bare skin,
+    # smoothed per eye over lens_smoothing_s and averaged over both eyes, below this. Bare eyes and clear glasses
+    # (the unlabelled real clips): never below 0.75 (one eye alone: 0.44 in shadow at night); sunglasses ~0.5.
+    max_lens_surround: float = Field(0.55, ge=0.0, le=2.0)
+    lens_smoothing_s: Seconds = 0.5  # s; time constant: a reflection in the lens lasts a few frames
+    # Head pitched down this far below the driver's usual pitch (learned from confident open-eye frames): eyes on
+    # the lap, whose lowered lids the CNN reads as closed: its P(closed) then counts only as far as the EAR has
+    # fallen below downcast_ear_ratio × the driver's open-eye EAR (50 % there). Looking down at food: EAR ~0.9-1.1
+    # of the baseline; eyes shut with the head down (the demo clip's end): ~0.65-0.7.
+    downcast_pitch_deg: float = Field(10.0, gt=0.0, le=90.0)
+    downcast_ear_ratio: float = Field(0.8, gt=0.0, lt=1.5)
     min_face_quality: Fraction = 0.3  # below: the eyes are not judged
     max_yaw_deg: float = Field(40.0, gt=0.0, le=90.0)  # beyond: the far eye is self-occluded
 

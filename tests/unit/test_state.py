@@ -58,6 +58,7 @@ def test_payload_of_a_present_face_matches_the_schema():
     assert emotion["confidence"] == pytest.approx(0.6 / 25, abs=1e-4)  # one estimate of the 25 a window holds
     assert p["eyes"]["visible"] and p["eyes"]["closed_right"] is None and p["eyes"]["closed_left"] < 0.5
     assert p["eyes"]["closed_prob"] == p["eyes"]["closed_left"]
+    assert p["eyes"]["reason"] is None and p["eyes"]["left"] == "open" and p["eyes"]["right"] == "occluded"
     assert p["drowsiness"]["level"] == "unknown" and p["drowsiness"]["blinks"] == 0
     json.dumps(p)  # plain JSON types only
 
@@ -68,6 +69,20 @@ def test_payload_of_an_absent_face_matches_the_schema():
     assert p["face"]["present"] is False and p["eyes"]["ear_left"] is None and p["emotion"]["scores"] is None
     assert p["emotion"]["dominant"] == "unknown" and p["emotion"]["reason"] == "no_face"
     assert p["eyes"]["visible"] is False and p["eyes"]["closed_prob"] is None
+    assert p["eyes"]["reason"] == "unseen" and p["eyes"]["left"] == p["eyes"]["right"] == "unseen"
+
+
+def test_payload_says_the_eyes_are_behind_dark_lenses():
+    monitor = DriverMonitor(Config(), "test")
+    lens = EyeCropState(0.5, 25.0, 0.0, surround=0.35)
+    for i in range(30):
+        obs = FaceObservation(t=i / 30, frame_index=i, present=True, quality=0.9, pose=HeadPose(0.0, 0.0, 0.0),
+                              ear_left=0.25, ear_right=0.25, mar=0.05, eye_states=(lens, lens))
+        p = state_payload(monitor.step(obs))
+    jsonschema.validate(p, SCHEMA)
+    eyes = p["eyes"]
+    assert eyes["visible"] is False and eyes["reason"] == "dark_lenses" and eyes["closed_prob"] is None
+    assert eyes["left"] == eyes["right"] == "dark_lenses" and eyes["closed_s"] == 0
 
 
 def test_voice_is_off_without_audio_and_reported_with_it():
