@@ -35,3 +35,20 @@ def test_replay_with_a_speed_log_beside_a_real_clip(clip, tmp_path):
     # the clip's closures are raised while standing still: eyes shut are dangerous at any speed
     starts = [m["payload"]["kind"] for m in read_jsonl(out, "events") if m["payload"]["type"] == "start"]
     assert starts[:2] == ["microsleep", "sleep"]
+
+
+@pytest.mark.parametrize("kmh, distracted", [(60.0, True), (0.0, False)])
+def test_standing_still_silences_the_long_distraction_of_a_real_clip(clip, tmp_path, kmh, distracted):
+    """The clip's driver turns his head ~30 deg to his right for 3.5 s (at 5-8.5 s); with the camera mounted 5 deg
+    to his right that is off the road. Moving, it is a long distraction; standing still, nothing but his closures."""
+    config = tmp_path / "dms.toml"
+    config.write_text("[camera.mount]\nyaw_deg = 5.0\npitch_deg = 0.0\n")
+    log = tmp_path / "speed.csv"
+    log.write_text("t_s,speed_kmh\n" + "".join(f"{t / 2},{kmh}\n" for t in range(45)))
+    out = tmp_path / "out.jsonl"
+    proc = dms("replay", str(clip("WolfgangLanger_Pexels.mp4")), "--config", str(config), "--speed-csv", str(log),
+               "--jsonl", str(out), "--quiet")
+    assert proc.returncode == 0, proc.stderr
+    starts = [m["payload"]["kind"] for m in read_jsonl(out, "events") if m["payload"]["type"] == "start"]
+    assert ("long_distraction" in starts) is distracted
+    assert starts.count("microsleep") == 3 and "sleep" in starts
