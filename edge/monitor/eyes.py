@@ -120,7 +120,8 @@ class EyeOpenness:
                     ear_cue = _sigmoid((self.cfg.ear_closed_ratio - ratio) / _EAR_CUE_WIDTH)
                     p = self.cfg.model_weight * state.closed_prob + (1.0 - self.cfg.model_weight) * ear_cue
                 closed[side] = p
-                status[side] = "downcast" if downcast and p < 0.5 else ("closed" if p >= 0.5 else "open")
+                shut = p >= self.cfg.closed_threshold  # as the drowsiness monitor starts a closure
+                status[side] = "closed" if shut else ("downcast" if downcast else "open")
         return EyeReading(obs.t, closed[0], closed[1], self._baselines[0], self._baselines[1], status[0], status[1])
 
     def _hidden(self, state: EyeCropState, far: bool, lenses: bool) -> EyeStatus | None:
