@@ -21,13 +21,13 @@ import numpy as np
 import tomlkit
 
 from edge.config import Config, load_config
-from edge.monitor.pose_calibration import mount_from_road_ahead
+from edge.monitor.pose_calibration import CONFIDENT_LANDMARKS, mount_from_road_ahead
 from edge.types import FaceObservation, Frame, HeadPose
 
 MIN_FACE_SHARE = 0.8  # of the frames; fewer: the face was missing or poorly seen
 MAX_SPREAD_DEG = 8.0  # p10-p90 of yaw or of pitch: a driver holding the road in view; more is a moving head
 MIN_FACES = 15  # confident frames, at the least (half a second at 30 fps)
-_CONFIDENT = 0.6  # landmark score of a confident frame, as the online calibration takes them
+_FIRST_FRAME_TIMEOUT_S = 15.0  # no frame by then: refused as "no frame from the camera"
 
 
 class CalibrationRefused(Exception):
@@ -53,7 +53,7 @@ class MountMeasurement:
 def measure_mount(observations: Sequence[FaceObservation]) -> MountMeasurement:
     """The mount from the observations of a driver looking at the road; raises CalibrationRefused."""
     poses = [o.pose for o in observations
-             if o.present and o.pose is not None and (o.landmark_score or 0.0) >= _CONFIDENT]
+             if o.present and o.pose is not None and (o.landmark_score or 0.0) >= CONFIDENT_LANDMARKS]
     if not observations:
         raise CalibrationRefused("no frame from the camera")
     share = len(poses) / len(observations)
@@ -89,10 +89,14 @@ def camera_frames(cfg: Config, seconds: float) -> Iterator[Frame]:
     from edge.sources.camera import LiveCamera
 
     with LiveCamera(cfg.camera) as camera:
-        deadline, last = time.monotonic() + seconds, -1
+        # The window starts at the first frame: a CSI camera can take seconds to deliver one.
+        deadline, last = time.monotonic() + _FIRST_FRAME_TIMEOUT_S, -1
+        started = False
         while time.monotonic() < deadline:
             frame = camera.latest(last, timeout=0.5)
             if frame is not None:
+                if not started:
+                    deadline, started = time.monotonic() + seconds, True
                 last = frame.index
                 yield frame
 

@@ -69,6 +69,7 @@ def state_payload(state: DriverState) -> dict[str, Any]:
                 "progress": round(dist.calibration.progress, 3),
                 "road_yaw": round(dist.calibration.yaw, 2),
                 "road_pitch": round(dist.calibration.pitch, 2),
+                "mount_rejected": dist.calibration.mount_rejected,
             },
         },
         "fusion": {

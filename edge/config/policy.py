@@ -17,7 +17,8 @@ class DrowsinessConfig(_Section):
     sleep_s: Seconds = 3.0  # Euro NCAP 2023 DSM: >= 3 s
     window_s: Seconds = 60.0  # PERCLOS (P80) and blink-rate window (Wierwille et al. 1994; Dinges & Grace 1998)
     min_visible_s: Seconds = 30.0  # visible time in the window before PERCLOS and KSS are reported
-    # Yawn: mouth aspect ratio at or above yawn_mar, held for yawn_min_s, ending when it falls below yawn_end_mar.
+    # Yawn: the mouth open (MAR >= yawn_end_mar) for yawn_min_s, timed from when it opened, and wide (>= yawn_mar)
+    # at some point; it ends when MAR falls below yawn_end_mar.
     # On real drivers (docs/drowsiness.md) speech kept MAR >= 0.3 for 0.43 s at most, yawns for 1.5-4.3 s.
     yawn_mar: float = Field(0.5, gt=0.0)
     yawn_end_mar: float = Field(0.35, gt=0.0)
@@ -56,9 +57,10 @@ class DistractionConfig(_Section):
     # Online calibration of the road-ahead pose: confident frames while moving before it is used...
     neutral_samples: int = Field(300, ge=10)
     neutral_min_share: float = Field(0.45, gt=0.0, le=1.0)  # ...and the share of them the densest pose must hold
-    # With a mount, poses further than these from its road-ahead line are never learned as road ahead.
-    neutral_max_offset_yaw_deg: float = Field(20.0, gt=0.0, le=90.0)
-    neutral_max_offset_pitch_deg: float = Field(15.0, gt=0.0, le=90.0)
+    # With a mount, poses further than these from its road-ahead line are not learned as road ahead (wider than the
+    # off-road angles, so a mount that is off by them can still be corrected); if most poses are, the mount is wrong.
+    neutral_max_offset_yaw_deg: float = Field(30.0, gt=0.0, le=90.0)
+    neutral_max_offset_pitch_deg: float = Field(25.0, gt=0.0, le=90.0)
     calibration_min_speed_kmh: float = Field(20.0, ge=0.0)  # with a speed source, learned only above this
     long_distraction_s: Seconds = 3.0  # Euro NCAP 2023 DSM: long distraction, off road >= 3 s
     vats_window_s: Seconds = 30.0  # Euro NCAP visual attention time sharing: >= 10 s off road within 30 s...

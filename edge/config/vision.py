@@ -97,7 +97,7 @@ class EyesConfig(_Section):
     # (the unlabelled real clips): never below 0.75 (one eye alone: 0.44 in shadow at night); sunglasses ~0.5.
     max_lens_surround: float = Field(0.55, ge=0.0, le=2.0)
     lens_smoothing_s: Seconds = 0.5  # s; time constant: a reflection in the lens lasts a few frames
-    # Head pitched down this far below the driver's usual pitch (learned from confident open-eye frames): eyes on
+    # Head pitched down this far below the driver's usual pitch (median of open-eye frames, vehicle frame): eyes on
     # the lap, whose lowered lids the CNN reads as closed: its P(closed) then counts only as far as the EAR has
     # fallen below downcast_ear_ratio × the driver's open-eye EAR (50 % there). Looking down at food: EAR ~0.9-1.1
     # of the baseline; eyes shut with the head down (the demo clip's end): ~0.65-0.7.

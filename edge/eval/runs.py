@@ -14,6 +14,7 @@ from edge.config import Config
 from edge.eval.detections import Sample, Thresholds
 from edge.eval.scoring import LEVEL_ORDER, AlertRecord, Interval
 from edge.monitor.alerts import AlertEvent
+from edge.monitor.conditions import min_usable_quality
 from edge.monitor.driver import DriverState
 
 JSONL_LIMITS = (
@@ -36,11 +37,6 @@ def pose_reference(distraction: Any) -> str | None:
         calibration = distraction.get("calibration")
     status = calibration.get("status") if isinstance(calibration, dict) else getattr(calibration, "status", None)
     return status if isinstance(status, str) else None
-
-
-def min_usable_quality(cfg: Config) -> float:
-    """The face quality at least one judging stage (eyes, head pose) accepts, as the driver_not_visible rule."""
-    return min(cfg.eyes.min_face_quality, cfg.distraction.min_face_quality)
 
 
 def thresholds(cfg: Config) -> Thresholds:

@@ -2,11 +2,11 @@
 
 One alert per kind at a time, each a lifecycle of events sharing one id. The rules (times from AlertsConfig):
 - start: the kind's condition is active, the kind is not in cooldown (cooldown_s after its last end) and, when a
-  fresh speed is known, the vehicle is fast enough (DDAW, EU 2021/1341, for drowsiness/microsleep/sleep; ADDW,
-  EU 2023/2590, for long distraction and visual time sharing), and distraction is not raised while the vehicle
-  stands still (long distraction, visual time sharing, and unresponsive for head off the road: looking away at a
-  standstill is no hazard). Without a speed, or with a stale one (edge/monitor/motion.py), the vehicle counts as
-  moving. Slowing down or stopping never cuts an active alert short.
+  fresh speed is known, the vehicle is fast enough (DDAW, EU 2021/1341, for the drowsiness level; ADDW, EU
+  2023/2590, for long distraction and visual time sharing). A vehicle standing still (speed.standing_kmh) silences
+  those two as well, whatever the ADDW threshold: looking away at a standstill is no hazard. Eye closures and an
+  unresponsive driver are never gated. Without a speed, or with a stale one (edge/monitor/motion.py), the vehicle
+  counts as moving. Slowing down or stopping never cuts an active alert short.
 - level: the condition's own level, else the kind's configured first level (AlertLevels). An unacknowledged alert
   goes up one level (advisory -> warning -> critical) after each escalate_after_s at its level while its condition
   lasts; acknowledging stops that. A level never goes down within one alert.
@@ -226,7 +226,7 @@ class AlertManager:
 
     # -- rules --------------------------------------------------------------------------------------------------
 
-    def _gated(self, kind: str, cond: Condition, speed: float | None) -> bool:
+    def _gated(self, kind: str, speed: float | None) -> bool:
         if speed is None:
             return False  # unknown: moving
         if kind in STANDING_KINDS and motion(speed, self.speed_cfg.standing_kmh) == "standing":
@@ -238,7 +238,7 @@ class AlertManager:
         return False
 
     def _start(self, kind: str, cond: Condition, now: float, speed: float | None) -> AlertEvent | None:
-        if not cond.active or self._gated(kind, cond, speed):
+        if not cond.active or self._gated(kind, speed):
             return None
         last_end = self._last_end.get(kind)
         if kind not in NO_COOLDOWN and last_end is not None and now - last_end < self.cfg.cooldown_s - _EPS:

@@ -59,11 +59,15 @@ def _at_least(duration: float | None, limit: float) -> bool:
     return duration is not None and duration >= limit - _EPS
 
 
+def min_usable_quality(cfg: Config) -> float:
+    """A face is usable when at least one judging stage (eyes, head pose) accepts its quality."""
+    return min(cfg.eyes.min_face_quality, cfg.distraction.min_face_quality)
+
+
 class ConditionTracker:
     def __init__(self, cfg: Config):
         self.cfg = cfg
-        # A face is usable when at least one judging stage (eyes, head pose) accepts its quality.
-        self.min_usable_quality = min(cfg.eyes.min_face_quality, cfg.distraction.min_face_quality)
+        self.min_usable_quality = min_usable_quality(cfg)
         self._not_visible = _Since()
         self._eyes_hidden = _Since()
         self._stress_high = _Since()

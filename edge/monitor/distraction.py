@@ -23,11 +23,10 @@ from collections import deque
 from dataclasses import dataclass
 
 from edge.config import DistractionConfig
-from edge.monitor.pose_calibration import Calibration, PoseCalibration
+from edge.monitor.pose_calibration import CONFIDENT_LANDMARKS, Calibration, PoseCalibration
 from edge.types import HeadPose
 
 _MAX_SAMPLE_GAP_S = 0.5  # a longer gap between samples counts as not observed
-_CALIBRATION_MIN_QUALITY = 0.6  # only confident frames teach the road-ahead pose
 _EPS = 1e-9  # boundaries are inclusive despite float sums of frame intervals
 
 
@@ -71,8 +70,12 @@ class DistractionMonitor:
         self._vats_total = 0.0
 
     def reset_neutral(self) -> None:
-        """A new driver (or `cmd/calibrate`): learn the road-ahead pose again."""
+        """A new driver (or `cmd/calibrate`): learn the road-ahead pose again, and forget the off-road time that
+        was measured against the old one."""
         self.calibration.reset()
+        self._prev_t, self._prev_on_road, self._run_on_road, self._run_s = None, None, None, 0.0
+        self._vats.clear()
+        self._vats_total = 0.0
 
     def step(self, s: DistractionSample) -> DistractionState:
         cfg = self.cfg
@@ -94,7 +97,7 @@ class DistractionMonitor:
             if on_road != self._run_on_road:  # a new run starts at this sample
                 self._run_on_road, self._run_s = on_road, 0.0
         if s.yaw is not None and s.pitch is not None:
-            self.calibration.learn(HeadPose(s.yaw, s.pitch, 0.0), s.quality >= _CALIBRATION_MIN_QUALITY, s.moving)
+            self.calibration.learn(HeadPose(s.yaw, s.pitch, 0.0), s.quality >= CONFIDENT_LANDMARKS, s.moving)
         self._prev_t, self._prev_on_road = s.t, on_road
 
         off_s = self._run_s if self._run_on_road is False else 0.0

@@ -147,8 +147,8 @@ class DriverMonitor:
         degraded, reported as such, never as a driver state. `estimates`: by modality name, an estimate made since
         the last step (a modality's stage makes one per hop)."""
         t = obs.t
-        eyes = self.eyes.step(obs)
         pose = self.frame.to_vehicle(obs.pose) if obs.present and obs.pose is not None else None
+        eyes = self.eyes.step(obs, pose.pitch if pose else None)
         drowsiness = self.drowsiness.step(
             DrowsinessSample(
                 t=t,
@@ -253,7 +253,8 @@ class _Part:
 
 _PARTS: tuple[_Part, ...] = (
     _Part("eyes", lambda c, m: c.eyes, lambda c, m: EyeOpenness(c.eyes), "the driver's open-eye baseline"),
-    _Part("drowsiness", lambda c, m: (c.drowsiness, c.eyes), lambda c, m: DrowsinessMonitor(c.drowsiness, c.eyes),
+    _Part("drowsiness", lambda c, m: (c.drowsiness, c.eyes, c.camera.mount),  # nods see the vehicle-frame pitch
+          lambda c, m: DrowsinessMonitor(c.drowsiness, c.eyes),
           "the drowsiness history (PERCLOS, blinks, episodes)"),
     _Part("frame", lambda c, m: c.camera.mount, lambda c, m: VehicleFrame(c.camera.mount.angles()),
           ""),

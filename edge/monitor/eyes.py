@@ -92,12 +92,14 @@ class EyeOpenness:
     def pitch_baseline(self) -> float:
         return self._pitch_baseline
 
-    def step(self, obs: FaceObservation) -> EyeReading:
+    def step(self, obs: FaceObservation, vehicle_pitch: float | None = None) -> EyeReading:
+        """`vehicle_pitch`: the head pitch in the vehicle frame (turned by the camera mount), which "looking down"
+        is judged on; without it, the camera's. Which eye a turned head hides is the camera's view, always."""
         closed: list[float | None] = [None, None]
         status: list[EyeStatus] = ["unseen", "unseen"]
         if obs.present and obs.eye_states is not None and obs.quality >= self.cfg.min_face_quality:
             yaw = obs.pose.yaw if obs.pose else 0.0
-            pitch = obs.pose.pitch if obs.pose else None
+            pitch = vehicle_pitch if vehicle_pitch is not None else (obs.pose.pitch if obs.pose else None)
             # Turning to the left (yaw > 0) takes the left eye (side 0) away from the camera, and vice versa.
             far_side = (0 if yaw > 0 else 1) if abs(yaw) > self.cfg.max_yaw_deg else None
             for side, state in enumerate(obs.eye_states):
@@ -146,7 +148,10 @@ class EyeOpenness:
 
     def _dark_lenses(self) -> bool:
         """Lenses come in pairs: both eyes' smoothed surround averaged, so one eye in shadow is not a lens."""
-        seen = [v for v in self._surround if v is not None]
+        # An eye not measured lately (the far eye of a turned head) does not vote with what it read long ago.
+        latest = max(self._surround_t)
+        seen = [v for v, at in zip(self._surround, self._surround_t)
+                if v is not None and latest - at <= _MAX_LENS_GAP_S]
         return bool(seen) and sum(seen) / len(seen) < self.cfg.max_lens_surround
 
     def _learn_pitch(self, pitch: float) -> None:

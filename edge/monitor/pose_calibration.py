@@ -11,7 +11,9 @@ On top of the mount the driver's own road-ahead pose is learned online, as openp
   holding at least `min_share` of them, and the densest box of the older half and of the newer half of the samples
   too: a drive that starts with a long look at the phone has its older half elsewhere and is not learned until
   the road holds both halves;
-- bounded around the mount (`max_offset_*`): a sample further off is never a road-ahead pose, so it is not learned.
+- bounded around the mount (`max_offset_*`): a sample further off is never a road-ahead pose, so it is not learned,
+  unless most samples are: then the mount is wrong, it is no longer judged against, and the pose is learned as if
+  there were none (`mount_rejected` in the state).
 Without a mount, nothing bounds it and nothing is judged until it is calibrated: a head angle measured against an
 unknown reference raises no alert (docs/calibration.md says what is detected meanwhile).
 """
@@ -24,16 +26,19 @@ from typing import Literal
 
 import numpy as np
 
+from edge.rotation import pose_to_rotation, rotation_to_pose
 from edge.types import HeadPose
-from edge.vision.geometry import pose_to_rotation, rotation_to_pose
 
 CalibrationStatus = Literal["mount", "calibrating", "calibrated"]
+
+CONFIDENT_LANDMARKS = 0.6  # FaceMesh landmark score of a frame confident enough to teach the road-ahead pose
 
 _MODE_HALF_YAW = 12.5  # deg: the mode box, half the default off-road angles: a driver watching the road moves the
 _MODE_HALF_PITCH = 10.0  # head within it while talking, and mirror checks and the speedometer fall outside
 _WINDOW = 1800  # samples (~60 s at 30 fps): the calibration follows slow posture changes
 _REFRESH = 15  # accepted samples between two searches for the mode (~0.5 s): cheap on a Pi
 _CANDIDATES = 120  # samples tried as the box's centre
+_REJECT_AFTER = 3  # x the samples needed (~30 s of driving): a distracted start is no evidence against a mount
 
 
 def road_ahead_pose(mount: tuple[float, float, float] | None) -> HeadPose:
@@ -67,9 +72,10 @@ class VehicleFrame:
 @dataclass(frozen=True, slots=True)
 class Calibration:
     status: CalibrationStatus  # "mount": judged against the mount alone; "calibrating": no reference yet
-    progress: float  # [0, 1]: accepted samples over the samples needed
+    progress: float  # [0, 1]: confident samples while moving over the samples needed
     yaw: float  # the road-ahead pose in the vehicle frame (0, 0 is the mount's road-ahead line)
     pitch: float
+    mount_rejected: bool = False  # most of the driver's poses lie outside the mount's bounds: the mount is wrong
 
     @property
     def usable(self) -> bool:
@@ -84,10 +90,11 @@ class PoseCalibration:
         self.samples = samples
         self.min_share = min_share
         self.max_offset = (max_offset_yaw, max_offset_pitch)
-        self._yaws: deque[float] = deque(maxlen=_WINDOW)
+        self._yaws: deque[float] = deque(maxlen=_WINDOW)  # every confident pose while moving, in the window
         self._pitches: deque[float] = deque(maxlen=_WINDOW)
-        self._accepted = 0
+        self._seen = 0
         self._learned: tuple[float, float] | None = None
+        self._mount_rejected = False
 
     def reset(self) -> None:
         """A new driver (or `cmd/calibrate`): learn the road-ahead pose again."""
@@ -95,27 +102,35 @@ class PoseCalibration:
 
     @property
     def state(self) -> Calibration:
-        progress = min(1.0, self._accepted / self.samples)
+        progress = min(1.0, self._seen / self.samples)
         if self._learned is not None:
-            return Calibration("calibrated", 1.0, *self._learned)
-        return Calibration("mount" if self.has_mount else "calibrating", progress, 0.0, 0.0)
+            return Calibration("calibrated", 1.0, *self._learned, self._mount_rejected)
+        trusted = self.has_mount and not self._mount_rejected
+        return Calibration("mount" if trusted else "calibrating", progress, 0.0, 0.0, self._mount_rejected)
 
     def learn(self, vehicle_pose: HeadPose, confident: bool, moving: bool) -> None:
         if not (confident and moving):
             return
-        yaw, pitch = vehicle_pose.yaw, vehicle_pose.pitch
-        if self.has_mount and (abs(yaw) > self.max_offset[0] or abs(pitch) > self.max_offset[1]):
-            return  # too far from the mount's road-ahead line to be a road-ahead pose
-        self._yaws.append(yaw)
-        self._pitches.append(pitch)
-        self._accepted += 1
-        if self._accepted >= self.samples and self._accepted % _REFRESH == 0:
+        self._yaws.append(vehicle_pose.yaw)
+        self._pitches.append(vehicle_pose.pitch)
+        self._seen += 1
+        if self._seen >= self.samples and self._seen % _REFRESH == 0:
             self._search()
 
     def _search(self) -> None:
         yaws, pitches = np.fromiter(self._yaws, float), np.fromiter(self._pitches, float)
-        centre, members = _densest(yaws, pitches)
-        if members.sum() < self.min_share * len(yaws):
+        candidates = np.ones(len(yaws), bool)
+        if self.has_mount and not self._mount_rejected:
+            # Poses too far from the mount's road-ahead line are never road ahead, unless most poses are: then the
+            # mount is wrong (moved, or the preset does not fit), and the pose is learned as without a mount.
+            candidates = (np.abs(yaws) <= self.max_offset[0]) & (np.abs(pitches) <= self.max_offset[1])
+            if candidates.mean() < 0.5 and self._seen >= _REJECT_AFTER * self.samples:
+                self._mount_rejected, self._learned = True, None
+                candidates[:] = True
+        if not candidates.any():
+            return  # nothing near the mount (yet)
+        centre, members = _densest(yaws[candidates], pitches[candidates])
+        if members.sum() < self.min_share * len(yaws):  # a share of every pose, not only of those near the mount
             return  # no pose dominates (yet): keep what was learned, or keep calibrating
         # The road is where the driver keeps coming back to: the older and the newer half of the samples must each
         # have their densest pose there too. A drive that starts with a long look at a screen has its older half
@@ -125,7 +140,8 @@ class PoseCalibration:
             (y, p), _ = _densest(yaws[part], pitches[part])
             if abs(y - centre[0]) > _MODE_HALF_YAW or abs(p - centre[1]) > _MODE_HALF_PITCH:
                 return
-        self._learned = (float(np.median(yaws[members])), float(np.median(pitches[members])))
+        chosen_y, chosen_p = yaws[candidates][members], pitches[candidates][members]
+        self._learned = (float(np.median(chosen_y)), float(np.median(chosen_p)))
 
 
 def _densest(yaws: np.ndarray, pitches: np.ndarray) -> tuple[tuple[float, float], np.ndarray]:

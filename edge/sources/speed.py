@@ -37,7 +37,10 @@ def valid_speed(value: object) -> float | None:
     """A speed in km/h from a decoded value, or None if it is not one (bool is not a number here)."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
-    speed = float(value)
+    try:
+        speed = float(value)
+    except OverflowError:  # a JSON integer of hundreds of digits: garbage, never a reason to drop the link
+        return None
     return speed if math.isfinite(speed) and 0.0 <= speed <= MAX_SPEED_KMH else None
 
 

@@ -55,6 +55,8 @@ class GpsdSpeedSource(SpeedSource):
                     continue
                 self._tpv(report)
             else:
+                if self._stop.is_set():  # stop() shut the socket: the end of the stream is ours, not a failure
+                    return self._readings > before
                 raise SourceFailure(f"{self._subject}: gpsd closed the connection", self._readings > before)
             return self._readings > before
         except (OSError, ValueError) as err:  # refused, timeout (no report), not gpsd (EnvironmentError), bad JSON
@@ -79,7 +81,12 @@ class GpsdSpeedSource(SpeedSource):
         if isinstance(speed, bool) or not isinstance(speed, (int, float)):
             self._bad_input(f"TPV speed {speed!r}")
             return
-        self._accept(speed * MS_TO_KMH)
+        try:
+            kmh = speed * MS_TO_KMH
+        except OverflowError:  # an integer of hundreds of digits
+            self._bad_input(f"TPV speed {speed!r:.40}")
+            return
+        self._accept(kmh)
 
     def _silence_hint(self) -> str:
         return f" ({self._no_fix} reports without a fix)" if self._no_fix else super()._silence_hint()

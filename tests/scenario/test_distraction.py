@@ -170,13 +170,29 @@ def test_the_road_ahead_pose_is_learned_only_while_moving():
     assert states[-1].calibration.status == "calibrated" and states[-1].calibration.yaw == 0.0
 
 
-def test_with_a_mount_poses_far_from_it_are_never_learned():
+def test_with_a_mount_poses_far_from_it_are_not_learned():
     m = monitor(has_mount=True)
-    states = feed(m, [(20.0, (40.0, 0.0)), (11.0, (5.0, -3.0))])
+    states = feed(m, [(5.0, (40.0, 0.0)), (25.0, (5.0, -3.0))])
     assert states[0].calibration.status == "mount" and states[0].on_road is False  # judged from the first frame
-    assert states[int(20 * FPS)].calibration.status == "mount"  # 20 s at 40 degrees taught nothing
-    assert states[-1].calibration.status == "calibrated"
+    assert not any(s.calibration.status == "calibrated" and s.calibration.yaw != 5.0 for s in states)
+    assert states[-1].calibration.status == "calibrated" and not states[-1].calibration.mount_rejected
     assert (states[-1].calibration.yaw, states[-1].calibration.pitch) == (5.0, -3.0)
+
+
+def test_a_mount_off_by_more_than_the_off_road_angles_is_corrected_by_the_drive():
+    m = monitor(has_mount=True)
+    states = feed(m, [(11.0, (0.0, -24.0))])  # the real road-ahead pose: 24 deg below the mount's line
+    assert states[0].on_road is False  # judged against the wrong mount until the drive corrects it
+    assert states[-1].calibration.status == "calibrated" and states[-1].on_road is True
+
+
+def test_a_mount_that_most_poses_contradict_is_rejected_and_not_judged_against():
+    m = monitor(has_mount=True)
+    states = feed(m, [(31.0, (0.0, -35.0))])  # the camera was moved: the driver watches the road 35 deg below it
+    assert not states[int(29 * FPS)].calibration.mount_rejected  # not before ~30 s of driving
+    assert states[-1].calibration.mount_rejected
+    assert states[-1].calibration.status == "calibrated" and states[-1].calibration.pitch == -35.0
+    assert states[-1].on_road is True
 
 
 def test_unconfident_frames_do_not_teach_the_road_ahead_pose():

@@ -4,6 +4,7 @@ import cv2
 import numpy as np
 import pytest
 
+from edge.rotation import pose_to_rotation, rotation_to_pose
 from edge.types import HeadPose
 from edge.vision.geometry import (
     LEFT_EYE,
@@ -16,8 +17,6 @@ from edge.vision.geometry import (
     camera_matrix,
     eye_aspect_ratio,
     mouth_aspect_ratio,
-    pose_to_rotation,
-    rotation_to_pose,
 )
 
 

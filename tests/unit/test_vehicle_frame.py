@@ -7,9 +7,9 @@ import pytest
 from edge.config import Config, ConfigError, config_from_dict, with_overrides
 from edge.config.mount import MOUNT_PRESETS, MountConfig
 from edge.monitor.pose_calibration import VehicleFrame, road_ahead_pose
+from edge.rotation import pose_to_rotation, rotation_to_pose
 from edge.session import changed_sections
 from edge.types import HeadPose
-from edge.vision.geometry import pose_to_rotation, rotation_to_pose
 
 
 def _close(a: HeadPose, b: HeadPose, tol: float = 1e-6) -> bool:
