@@ -55,17 +55,25 @@ class DistractionConfig(_Section):
     pitch_up_off_road_deg: float = Field(20.0, gt=0.0, le=90.0)
     min_face_quality: Fraction = 0.3  # below: pose not judged (neither on nor off road)
     # Online calibration of the road-ahead pose: confident frames while moving before it is used...
-    neutral_samples: int = Field(300, ge=10)
-    neutral_min_share: float = Field(0.45, gt=0.0, le=1.0)  # ...and the share of them the densest pose must hold
+    calibration_samples: int = Field(300, ge=10)
+    calibration_min_share: float = Field(0.45, gt=0.0, le=1.0)  # ...and the share of them the densest pose must hold
     # With a mount, poses further than these from its road-ahead line are not learned as road ahead (wider than the
     # off-road angles, so a mount that is off by them can still be corrected); if most poses are, the mount is wrong.
-    neutral_max_offset_yaw_deg: float = Field(30.0, gt=0.0, le=90.0)
-    neutral_max_offset_pitch_deg: float = Field(25.0, gt=0.0, le=90.0)
+    calibration_max_offset_yaw_deg: float = Field(30.0, gt=0.0, le=90.0)
+    calibration_max_offset_pitch_deg: float = Field(25.0, gt=0.0, le=90.0)
     calibration_min_speed_kmh: float = Field(20.0, ge=0.0)  # with a speed source, learned only above this
     long_distraction_s: Seconds = 3.0  # Euro NCAP 2023 DSM: long distraction, off road >= 3 s
     vats_window_s: Seconds = 30.0  # Euro NCAP visual attention time sharing: >= 10 s off road within 30 s...
     vats_total_s: Seconds = 10.0
     vats_reset_on_road_s: Seconds = 2.0  # ...reset by >= 2 s continuously on road
+
+    @model_validator(mode="before")
+    @classmethod
+    def _renamed(cls, data: object) -> object:
+        # A clearer word than "unknown key" for a file written before the road-ahead pose calibration.
+        if isinstance(data, dict) and "neutral_samples" in data:
+            raise ValueError("neutral_samples is now calibration_samples")
+        return data
 
     @model_validator(mode="after")
     def _vats(self) -> DistractionConfig:

@@ -36,7 +36,7 @@ class DistractionSample:
     yaw: float | None  # head pose in the vehicle frame, degrees; > 0 the driver turns to their left. None: no pose
     pitch: float | None  # degrees; > 0 looks up
     quality: float  # the observation's face quality in [0, 1]
-    moving: bool = True  # the vehicle moves (or its speed is unknown): the road-ahead pose may be learned
+    may_learn_pose: bool = True  # the vehicle moves (or its speed is unknown): the road-ahead pose may be learned
     gaze_yaw: float | None = None  # eye-in-head offset from the iris model, degrees; None until it is wired
     gaze_pitch: float | None = None
 
@@ -59,8 +59,8 @@ class DistractionMonitor:
     def __init__(self, cfg: DistractionConfig, has_mount: bool = False):
         self.cfg = cfg
         self.calibration = PoseCalibration(
-            has_mount, cfg.neutral_samples, cfg.neutral_min_share, cfg.neutral_max_offset_yaw_deg,
-            cfg.neutral_max_offset_pitch_deg,
+            has_mount, cfg.calibration_samples, cfg.calibration_min_share, cfg.calibration_max_offset_yaw_deg,
+            cfg.calibration_max_offset_pitch_deg,
         )
         self._prev_t: float | None = None
         self._prev_on_road: bool | None = None  # the verdict over the span that ends at the next sample
@@ -97,7 +97,7 @@ class DistractionMonitor:
             if on_road != self._run_on_road:  # a new run starts at this sample
                 self._run_on_road, self._run_s = on_road, 0.0
         if s.yaw is not None and s.pitch is not None:
-            self.calibration.learn(HeadPose(s.yaw, s.pitch, 0.0), s.quality >= CONFIDENT_LANDMARKS, s.moving)
+            self.calibration.learn(HeadPose(s.yaw, s.pitch, 0.0), s.quality >= CONFIDENT_LANDMARKS, s.may_learn_pose)
         self._prev_t, self._prev_on_road = s.t, on_road
 
         off_s = self._run_s if self._run_on_road is False else 0.0

@@ -165,7 +165,7 @@ class DriverMonitor:
                 yaw=pose.yaw if pose else None,
                 pitch=pose.pitch if pose else None,
                 quality=(obs.landmark_score or 0.0) if pose else 0.0,
-                moving=self._moving(t, speed_kmh, speed_t),
+                may_learn_pose=self._moving(t, speed_kmh, speed_t),
             )
         )
         if obs.present and obs.emotion is not None:

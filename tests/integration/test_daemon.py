@@ -81,7 +81,7 @@ outbox_path = "{tmp_path / 'outbox.sqlite'}"
 stats_interval_s = 1.0
 homeassistant = false
 [distraction]
-neutral_samples = 60  # the road-ahead pose is learned within seconds of the looping clip, however busy the CPU
+calibration_samples = 60  # the road-ahead pose is learned within seconds of the looping clip, however busy the CPU
 """
     )
     return cfg

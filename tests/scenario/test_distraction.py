@@ -140,7 +140,7 @@ def test_without_a_mount_nothing_is_judged_until_the_road_ahead_pose_is_learned(
     road = (15.0, -10.0)
     states = feed(m, [(11.0, road)])
     learned = next(s for s in states if s.calibration.status == "calibrated")
-    assert states.index(learned) == 300  # judged against the mode of neutral_samples = 300 frames
+    assert states.index(learned) == 300  # judged against the mode of calibration_samples = 300 frames
     assert all(s.on_road is None and s.calibration.status == "calibrating" for s in states[:300])
     assert states[150].calibration.progress == pytest.approx(150 / 300)  # judged before it learns
     assert (learned.calibration.yaw, learned.calibration.pitch) == road and learned.yaw_offset == 0.0
@@ -164,7 +164,7 @@ def test_a_drive_that_starts_looking_away_is_not_learned_as_the_road():
 
 def test_the_road_ahead_pose_is_learned_only_while_moving():
     m = monitor(has_mount=False)
-    parked = [m.step(DistractionSample(i / FPS, 30.0, 0.0, 0.9, moving=False)) for i in range(600)]
+    parked = [m.step(DistractionSample(i / FPS, 30.0, 0.0, 0.9, may_learn_pose=False)) for i in range(600)]
     assert parked[-1].calibration.status == "calibrating" and parked[-1].calibration.progress == 0.0
     states = feed(m, [(11.0, ON)], t0=20.0)
     assert states[-1].calibration.status == "calibrated" and states[-1].calibration.yaw == 0.0

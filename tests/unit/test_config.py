@@ -191,3 +191,8 @@ def test_alert_levels_has_one_key_per_alert_kind_in_order():
     from edge.names import ALERT_KINDS
 
     assert tuple(AlertLevels.model_fields) == ALERT_KINDS
+
+
+def test_the_renamed_calibration_key_is_named_in_the_error():
+    with pytest.raises(ConfigError, match="neutral_samples is now calibration_samples"):
+        config_from_dict({"distraction": {"neutral_samples": 150}})
