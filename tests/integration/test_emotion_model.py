@@ -1,6 +1,7 @@
 """The project's emotion model: its format, its accuracy on FER-2013 faces it never saw, the pipeline's alignment,
 and tools/eval_emotion.py."""
 
+import csv
 import json
 import os
 import shutil
@@ -109,3 +110,36 @@ def test_eval_refuses_a_folder_of_the_wrong_layout(tmp_path):
     assert proc.returncode == 2 and "bored" in proc.stderr
     proc = eval_emotion("--data", str(tmp_path / "missing"))
     assert proc.returncode == 2 and "no such folder" in proc.stderr
+
+
+FERPLUS = DATASETS / "fer2013" / "ferplus_labels.csv"
+
+
+@needs_fer
+@pytest.mark.parametrize("model", ["own", "fer"])
+def test_eval_scores_ferplus_labels_over_eight_classes(tmp_path, model):
+    """--labels: the FER+ majority labels of PublicTest faces, contempt included; a 7-class model never says
+    contempt, so its contempt recall is 0 and those faces count against it."""
+    by_class: dict[str, list[str]] = {}
+    with FERPLUS.open(newline="") as f:
+        for row in csv.DictReader(f):
+            if row["file"].startswith("val/") and len(by_class.setdefault(row["label"], [])) < 3:
+                by_class[row["label"]].append(row["file"])
+    labels = tmp_path / "labels.csv"
+    labels.write_text("file,label\n" + "".join(f"{p},{k}\n" for k, ps in by_class.items() for p in ps))
+    proc = eval_emotion("--data", str(FER_VAL.parent), "--labels", str(labels), "--model", model)
+    assert proc.returncode == 0, proc.stderr
+    metrics = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert metrics["label_set"] == "ferplus" and len(metrics["labels"]) == 8 and metrics["n"] == 24
+    assert metrics["per_class_recall"]["contempt"] == 0.0
+    assert [row[metrics["labels"].index("contempt")] for row in metrics["confusion"]] == [0] * 8
+    assert np.trace(metrics["confusion"]) == round(metrics["accuracy"] * 24)
+
+
+@needs_fer
+def test_eval_names_the_bad_line_of_a_labels_file(tmp_path):
+    labels = tmp_path / "labels.csv"
+    first = next(p for p in sorted((FER_VAL / "happy").iterdir()))
+    labels.write_text(f"file,label\nval/happy/{first.name},happiness\nval/happy/{first.name},bored\n")
+    proc = eval_emotion("--data", str(FER_VAL.parent), "--labels", str(labels))
+    assert proc.returncode == 2 and "labels.csv:3: label 'bored'" in proc.stderr
