@@ -102,7 +102,7 @@ class DriveSession:
         present = {m.kind.name for m in self.modalities if m.present}
         self.monitor = DriverMonitor(cfg, alert_id_prefix, kinds, present)
         self.publisher = Publisher(sinks, cfg.state.state_hz, isolate_sinks)
-        # The freshest vehicle speed any modality measured, (km/h, when): the monitor judges its age.
+        # The vehicle's latest speed, (km/h, when measured): the monitor judges its age.
         self.speed: tuple[float, float] | None = None
 
     @classmethod
@@ -137,7 +137,7 @@ class DriveSession:
             if estimate is not None:
                 estimates[modality.kind.name] = estimate
                 measured = modality.kind.vehicle_speed(estimate) if modality.kind.vehicle_speed else None
-                if measured is not None and (self.speed is None or measured[1] >= self.speed[1]):
+                if measured is not None:  # the speed stage already keeps the freshest reading
                     self.speed = measured
         faults = tuple(m.kind.source for m in self.modalities if m.faulty())
         speed_kmh, speed_t = self.speed if self.speed is not None else (None, None)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field, model_validator
 
-from edge.config._base import Fraction, Seconds, _Section
+from edge.config._base import Fraction, Seconds, _Section, refuse_moved_keys
 from edge.names import AlertLevel
 
 
@@ -70,10 +70,7 @@ class DistractionConfig(_Section):
     @model_validator(mode="before")
     @classmethod
     def _renamed(cls, data: object) -> object:
-        # A clearer word than "unknown key" for a file written before the road-ahead pose calibration.
-        if isinstance(data, dict) and "neutral_samples" in data:
-            raise ValueError("neutral_samples is now calibration_samples")
-        return data
+        return refuse_moved_keys(data, {"neutral_samples": "is now calibration_samples"})
 
     @model_validator(mode="after")
     def _vats(self) -> DistractionConfig:
@@ -116,10 +113,7 @@ class AlertsConfig(_Section):
     @model_validator(mode="before")
     @classmethod
     def _moved(cls, data: object) -> object:
-        # A clearer word than "unknown key" for a file written before [speed] existed.
-        if isinstance(data, dict) and "speed_max_age_s" in data:
-            raise ValueError("speed_max_age_s has moved to [speed] max_age_s")
-        return data
+        return refuse_moved_keys(data, {"speed_max_age_s": "has moved to [speed] max_age_s"})
 
 
 class FusionConfig(_Section):
