@@ -51,10 +51,11 @@ $(TRAIN_VENV)/.installed: pyproject.toml
 train-eyes: train-venv
 	$(TRAIN_VENV)/bin/python tools/train_eyes.py
 
-# Retrains models/emotion.tflite and rewrites its card and manifest entry (needs ../shared/datasets/fer2013;
-# about an hour on a 2-core CPU).
+# Retrains models/emotion.tflite on FER+ labels and rewrites its card and manifest entry (needs
+# ../shared/datasets/fer2013 with ferplus_labels.csv; about 80 minutes on a 2-core CPU).
+# `make train-emotion EMOTION_ARGS=--resume` carries an interrupted run on from its last epoch's checkpoint.
 train-emotion: train-venv models
-	$(TRAIN_VENV)/bin/python tools/train_emotion.py
+	$(TRAIN_VENV)/bin/python tools/train_emotion.py $(EMOTION_ARGS)
 
 # Retrains models/voice.tflite and rewrites its card and manifest entry (needs ../shared/datasets/ravdess16k and
 # emodb16k; about a minute).

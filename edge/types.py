@@ -10,7 +10,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-EMOTION_LABELS: tuple[str, ...] = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
+# The eight classes of FER+ (Barsoum et al., 2016) in its order, as the cloud emotion APIs report them; every
+# emotion model's scores are mapped onto these names (edge.vision.emotion).
+EMOTION_LABELS: tuple[str, ...] = (
+    "neutral", "happiness", "surprise", "sadness", "anger", "disgust", "fear", "contempt",
+)
 
 
 @dataclass(frozen=True, slots=True)

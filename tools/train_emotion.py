@@ -1,14 +1,19 @@
 #!/usr/bin/env python3
-"""Train the facial emotion CNN on FER-2013; export models/emotion.tflite (full int8) with its card.
+"""Train the facial emotion CNN on FER+ (eight classes); export models/emotion.tflite (full int8) with its card.
 
-    .venv-train/bin/python tools/train_emotion.py [--data ../shared/datasets/fer2013] [--seed 7] [--epochs 30]
+    .venv-train/bin/python tools/train_emotion.py [--data DIR] [--seed 7] [--epochs 50] [--resume]
 
-`train/` is split (stratified, seeded) into a training part and a selection part that picks the epoch; `val/` (the
-official PublicTest split) is used for neither and is where the card's numbers come from. The best weights are kept
-in --work after every improving epoch, so `--weights FILE` can export and score them without training again.
-Seeded: the split, the augmentation and the initial weights repeat exactly; the float sums of a multi-threaded CPU
-do not, unless --deterministic. Needs the `train` extra (TensorFlow); the CPU is enough (about 2.5 min per epoch on
-2 cores); a GPU is used when TensorFlow sees one.
+The faces are FER-2013's, the labels FER+'s (Barsoum et al., 2016: ten annotators per face, contempt added), read
+from the dataset's ferplus_labels.csv. The target is the annotators' vote distribution, which Barsoum et al. found
+better than the majority label. `train/` (without the faces whose pixels also sit in `val/`) is split, stratified
+by majority label and seeded, into a training part and a selection part that picks the epoch; `val/` (the official
+PublicTest split) is used for neither and is where the card's numbers come from.
+
+Checkpoints: the whole training state (weights, optimiser, dropout seeds, epoch, best so far) is saved in --work
+after every epoch, and `--resume` carries on from it as if never stopped (as far as the CPU's float sums repeat),
+since every epoch's augmentation and shuffle are seeded by (seed, epoch); the best weights are kept there too, so
+`--weights FILE` exports and scores them without training. Needs the `train` extra (TensorFlow); the CPU is enough
+(about 1.5 min per epoch on 2 cores, 50 epochs by default); a GPU is used when TensorFlow sees one.
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ sys.path.insert(0, str(ROOT))
 
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
-from fer2013 import load_folder  # noqa: E402
+from fer2013 import load_ferplus  # noqa: E402
 from tflite_int8 import convert_int8  # noqa: E402
 
 from edge.models import ModelMissing  # noqa: E402
@@ -34,6 +39,7 @@ from edge.types import EMOTION_LABELS  # noqa: E402
 from edge.vision.emotion import FACE_SIZE, INPUT_SIZE, prepare_face  # noqa: E402
 
 SHIFT_PX = (FACE_SIZE - INPUT_SIZE) / 2  # the centre crop's margin: shifting by it stays inside the face image
+EXPOSURES = ((0.5, 1.0), (2.0, 1.0), (1.0, 0.5))  # (gamma, contrast): cameras unlike the dataset's, for the card
 
 
 def default_data() -> Path:
@@ -82,7 +88,7 @@ def augment(faces: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 def build_model(tf):
     """VGG-style: two 3x3 convolutions (batch norm, ReLU) per stage at 44, 22, 11 and 5 px with 32, 64, 128 and
-    192 filters, max pooling between, global average pooling, dropout, 7 logits (~0.84 M parameters, ~90 M MACs).
+    192 filters, max pooling between, global average pooling, dropout, 8 logits (~0.84 M parameters, ~90 M MACs).
     Sized to stay under 1 MB as int8 and to train in an hour or two on a 2-core CPU."""
     layers = tf.keras.layers
 
@@ -122,16 +128,98 @@ def float_accuracy(model, x: np.ndarray, y: np.ndarray) -> float:
     return float((logits.argmax(1) == y).mean())
 
 
+def compile_for_training(tf, model, lr: float, steps_per_epoch: int, epochs: int) -> None:
+    """AdamW with a one-epoch warm-up and cosine decay; cross-entropy against the vote distribution."""
+    schedule = tf.keras.optimizers.schedules.CosineDecay(
+        lr / 30, steps_per_epoch * (epochs - 1), warmup_target=lr, warmup_steps=steps_per_epoch
+    )
+    optimizer = tf.keras.optimizers.AdamW(schedule, weight_decay=0.05)
+    optimizer.exclude_from_weight_decay(var_names=["gamma", "beta", "bias"])
+    loss = tf.keras.losses.CategoricalCrossentropy(from_logits=True)
+    model.compile(optimizer, loss, metrics=["accuracy"])
+
+
+def _random_state(model) -> list:
+    """The dropout layers' seed generators: model variables that save_weights leaves out."""
+    return [v for v in model.variables if "seed_generator_state" in v.path]
+
+
+class Checkpoint:
+    """The whole training state in --work, rewritten after every epoch: the weights, then the optimiser's variables
+    and the dropout seed generators as arrays (Keras' own .keras reload forgets AdamW's weight-decay exclusions, and
+    neither format keeps the seed generators), and the progress."""
+
+    def __init__(self, work: Path, seed: int):
+        work.mkdir(parents=True, exist_ok=True)
+        self.best = work / f"best_seed{seed}.weights.h5"
+        self.weights = work / f"last_seed{seed}.weights.h5"
+        self.state = work / f"last_seed{seed}.state.npz"
+        self.progress = work / f"last_seed{seed}.json"
+
+    def save(self, model, progress: dict) -> None:
+        model.save_weights(self.weights)
+        arrays = {f"optimiser_{k}": v.numpy() for k, v in enumerate(model.optimizer.variables)}
+        arrays |= {f"random_{k}": v.numpy() for k, v in enumerate(_random_state(model))}
+        np.savez(self.state, **arrays)
+        self.progress.write_text(json.dumps(progress))
+
+    def restore(self, model) -> dict:
+        """Into a compiled model of the same build; returns the progress."""
+        model.optimizer.build(model.trainable_variables)
+        model.load_weights(self.weights)
+        saved = np.load(self.state)
+        for prefix, variables in (("optimiser", model.optimizer.variables), ("random", _random_state(model))):
+            if sum(name.startswith(prefix) for name in saved.files) != len(variables):
+                raise SystemExit(f"{self.state}: its {prefix} variables do not fit this model")
+            for k, v in enumerate(variables):
+                v.assign(saved[f"{prefix}_{k}"])
+        return json.loads(self.progress.read_text())
+
+
+def train(tf, args, train_faces: np.ndarray, votes: np.ndarray, plain_sel: np.ndarray, sel_labels: np.ndarray):
+    """Trains (or resumes) to args.epochs; returns the model with the best selection-accuracy weights and their
+    epoch. Every epoch leaves a checkpoint, so an interrupted run loses at most one epoch."""
+    ckpt = Checkpoint(args.work, args.seed)
+    model = build_model(tf)
+    compile_for_training(tf, model, args.lr, int(np.ceil(len(train_faces) / args.batch)), args.epochs)
+    if args.resume and ckpt.progress.is_file():
+        progress = ckpt.restore(model)
+        if progress["epochs"] != args.epochs:
+            raise SystemExit(f"{ckpt.progress}: a run of {progress['epochs']} epochs; resume it with --epochs "
+                             f"{progress['epochs']} or start again without --resume")
+        print(f"resuming after epoch {progress['epoch']} (best {progress['best_accuracy']:.4f} at epoch "
+              f"{progress['best_epoch']})", flush=True)
+    else:
+        progress = {"epoch": 0, "best_accuracy": -1.0, "best_epoch": 0, "epochs": args.epochs}
+    started = time.time()
+    for epoch in range(progress["epoch"], args.epochs):
+        tf.keras.utils.set_random_seed(args.seed * 1000 + epoch)
+        x = augment(train_faces, np.random.default_rng([args.seed, epoch]))
+        hist = model.fit(x, votes, batch_size=args.batch, epochs=1, shuffle=True, verbose=0)
+        acc = float_accuracy(model, plain_sel, sel_labels)
+        progress["epoch"] = epoch + 1
+        if acc > progress["best_accuracy"]:
+            progress["best_accuracy"], progress["best_epoch"] = acc, epoch + 1
+            model.save_weights(ckpt.best)
+            sidecar(ckpt.best).write_text(json.dumps({"epoch": epoch + 1, "selection_accuracy": acc}))
+        ckpt.save(model, progress)
+        print(f"epoch {epoch + 1:2d}: loss {hist.history['loss'][0]:.4f} acc {hist.history['accuracy'][0]:.4f}  "
+              f"selection {acc:.4f}  ({time.time() - started:.0f} s)", flush=True)
+    model.load_weights(ckpt.best)
+    return model, progress["best_epoch"]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, default=default_data())
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--epochs", type=int, default=30)
+    parser.add_argument("--epochs", type=int, default=50)
     parser.add_argument("--batch", type=int, default=128)
     parser.add_argument("--lr", type=float, default=3e-3)
     parser.add_argument("--selection-fraction", type=float, default=0.1)
     parser.add_argument("--out", type=Path, default=ROOT / "models")
     parser.add_argument("--work", type=Path, default=Path.home() / ".cache" / "dms" / "train_emotion")
+    parser.add_argument("--resume", action="store_true", help="carry on from the last checkpoint in --work")
     parser.add_argument("--deterministic", action="store_true",
                         help="bit-identical reruns (TensorFlow's op determinism: about 2x slower on the CPU)")
     parser.add_argument("--weights", type=Path, help="skip training: export and score these weights")
@@ -144,45 +232,22 @@ def main() -> int:
         tf.config.experimental.enable_op_determinism()
     rng = np.random.default_rng(args.seed)
 
-    faces, labels, _ = load_folder(args.data / "train")
-    test_faces, test_labels, _ = load_folder(args.data / "val")
-    tr, sel = stratified_split(labels, args.selection_fraction, args.seed)
-    print(f"train {len(tr)}, selection {len(sel)} (from train/), test {len(test_faces)} (val/)", flush=True)
+    train_split = load_ferplus(args.data, "train", drop_cross_split_duplicates=True)
+    test = load_ferplus(args.data, "val")
+    tr, sel = stratified_split(train_split.labels, args.selection_fraction, args.seed)
+    faces, labels = train_split.faces, train_split.labels
+    print(f"train {len(tr)}, selection {len(sel)} (from train/), test {len(test.faces)} (val/)", flush=True)
     plain_sel = np.stack([prepare_face(f) for f in faces[sel]])
-    plain_test = np.stack([prepare_face(f) for f in test_faces])
+    plain_test = np.stack([prepare_face(f) for f in test.faces])
 
-    model = build_model(tf)
-    args.work.mkdir(parents=True, exist_ok=True)
-    best_file = args.work / f"best_seed{args.seed}.weights.h5"
-    best_acc, best_epoch = -1.0, 0
     if args.weights:
+        model = build_model(tf)
         model.load_weights(args.weights)
-        if sidecar(args.weights).is_file():
-            best_epoch = json.loads(sidecar(args.weights).read_text())["epoch"]
+        best_epoch = json.loads(sidecar(args.weights).read_text())["epoch"] if sidecar(args.weights).is_file() else 0
     else:
-        steps_per_epoch = int(np.ceil(len(tr) / args.batch))
-        schedule = tf.keras.optimizers.schedules.CosineDecay(
-            args.lr / 30, steps_per_epoch * (args.epochs - 1), warmup_target=args.lr, warmup_steps=steps_per_epoch
-        )
-        optimizer = tf.keras.optimizers.AdamW(schedule, weight_decay=0.05)
-        optimizer.exclude_from_weight_decay(var_names=["gamma", "beta", "bias"])
-        loss = tf.keras.losses.CategoricalCrossentropy(from_logits=True, label_smoothing=0.1)
-        model.compile(optimizer, loss, metrics=["accuracy"])
-        onehot = np.eye(len(EMOTION_LABELS), dtype=np.float32)[labels[tr]]
-        started = time.time()
-        for epoch in range(args.epochs):
-            x = augment(faces[tr], rng)
-            hist = model.fit(x, onehot, batch_size=args.batch, epochs=1, shuffle=True, verbose=0)
-            acc = float_accuracy(model, plain_sel, labels[sel])
-            if acc > best_acc:
-                best_acc, best_epoch = acc, epoch + 1
-                model.save_weights(best_file)
-                sidecar(best_file).write_text(json.dumps({"epoch": best_epoch, "selection_accuracy": acc}))
-            print(f"epoch {epoch + 1:2d}: loss {hist.history['loss'][0]:.4f} acc {hist.history['accuracy'][0]:.4f}  "
-                  f"selection {acc:.4f}  ({time.time() - started:.0f} s)", flush=True)
-        model.load_weights(best_file)
+        model, best_epoch = train(tf, args, faces[tr], train_split.votes[tr], plain_sel, labels[sel])
     float_sel = float_accuracy(model, plain_sel, labels[sel])
-    float_test = float_accuracy(model, plain_test, test_labels)
+    float_test = float_accuracy(model, plain_test, test.labels)
     print(f"float model: selection {float_sel:.4f}, test {float_test:.4f}", flush=True)
 
     calibration = np.stack([prepare_face(f) for f in faces[rng.choice(tr, 1000, replace=False)]])
@@ -192,30 +257,33 @@ def main() -> int:
     model_file.write_bytes(tflite)
 
     from emotion_card import write_card_and_manifest
-    from eval_emotion import evaluate, realign, resolve_model
+    from eval_emotion import evaluate, exposed, realign, resolve_model
 
-    metrics = evaluate(model_file, test_faces, test_labels)
+    metrics = evaluate(model_file, test.faces, test.labels, model_labels=EMOTION_LABELS)
     print(f"int8 test accuracy {metrics['accuracy']:.4f} (uar {metrics['uar']:.4f}); {len(tflite)} bytes", flush=True)
-    realigned, n_aligned = realign(test_faces)
-    through_alignment = evaluate(model_file, realigned, test_labels)
+    realigned, n_aligned = realign(test.faces)
+    through_alignment = evaluate(model_file, realigned, test.labels, model_labels=EMOTION_LABELS)
     print(f"through the pipeline's alignment: {through_alignment['accuracy']:.4f} ({n_aligned} re-cut)", flush=True)
+    exposures = {f"gamma {g}, contrast {c}": evaluate(model_file, exposed(test.faces, g, c), test.labels,
+                                                      model_labels=EMOTION_LABELS) for g, c in EXPOSURES}
     try:
-        baseline = evaluate(resolve_model("fer"), test_faces, test_labels)
+        baseline = evaluate(resolve_model("fer"), test.faces, test.labels)
     except ModelMissing:
         baseline = None
     write_card_and_manifest(
         model_file,
         seed=args.seed,
         data=args.data,
-        counts={"train": len(tr), "selection": len(sel), "test": len(test_faces)},
+        counts={"train": len(tr), "selection": len(sel), "test": len(test.faces)},
         best_epoch=best_epoch,
         epochs=args.epochs,
         selection_accuracy=float_sel,
         float_test_accuracy=float_test,
         metrics=metrics,
         through_alignment=through_alignment,
-        aligned_fraction=n_aligned / len(test_faces),
+        aligned_fraction=n_aligned / len(test.faces),
         baseline=baseline,
+        exposures=exposures,
         params=model.count_params(),
     )
     return 0

@@ -18,16 +18,18 @@ from edge.config import FusionConfig
 from edge.types import EmotionEstimate
 
 # Arousal of each facial emotion on the circumplex model of affect (Russell 1980): anger, fear and surprise are
-# high-arousal, happiness moderately high, disgust middling, sadness and a neutral face low. This is a coarse
-# proxy: facial expression says little about arousal (a calm face can hide stress), so it weighs only by its face
-# quality beside the voice, and it gives no stress estimate at all.
+# high-arousal, happiness moderately high, disgust middling, contempt (a cool, unilateral expression) a little
+# lower, sadness and a neutral face low. This is a coarse proxy: facial expression says little about arousal (a
+# calm face can hide stress), so it weighs only by its face quality beside the voice, and it gives no stress
+# estimate at all.
 FACE_AROUSAL_WEIGHTS: dict[str, float] = {
-    "angry": 0.85,
+    "anger": 0.85,
     "fear": 0.85,
     "surprise": 0.8,
-    "happy": 0.65,
+    "happiness": 0.65,
     "disgust": 0.5,
-    "sad": 0.25,
+    "contempt": 0.4,
+    "sadness": 0.25,
     "neutral": 0.2,
 }
 

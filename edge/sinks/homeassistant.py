@@ -13,7 +13,9 @@ from typing import Any
 
 from edge.modalities import REGISTERED
 from edge.modalities.base import ModalityKind
+from edge.monitor.emotion import UNKNOWN as EMOTION_UNKNOWN
 from edge.names import ALERT_KINDS, AVAILABILITY, DROWSINESS_LEVELS, STATE, STRESS_LEVELS, event_topic
+from edge.types import EMOTION_LABELS
 
 
 def discovery_topic(prefix: str, device_id: str) -> str:
@@ -53,6 +55,11 @@ def discovery_payload(device_id: str, base: str, sw_version: str = "0",
                    "{{ 'ON' if (value_json.eyes.closed_prob or 0) >= 0.5 else 'OFF' }}", icon="mdi:eye-off"),
             binary("face_present", "Face present", state,
                    "{{ 'ON' if value_json.face.present else 'OFF' }}", device_class="occupancy"),
+            # the window's dominant class, not the latest frame's: it does not flicker with every expression
+            sensor("facial_emotion", "Facial emotion", "{{ value_json.emotion.dominant }}",
+                   device_class="enum", options=[*EMOTION_LABELS, EMOTION_UNKNOWN], icon="mdi:emoticon-outline",
+                   json_attributes_topic=state,
+                   json_attributes_template="{{ {'confidence': value_json.emotion.confidence} | tojson }}"),
         ]
         + [sensor(e.key, e.name, e.template, **e.extra) for modality in kinds for e in modality.homeassistant]
         + [

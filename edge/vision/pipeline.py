@@ -14,11 +14,11 @@ from pathlib import Path
 import numpy as np
 
 from edge.config import Config, VisionConfig
-from edge.models import model_path
+from edge.models import load_manifest, model_path
 from edge.rate import RateGate
 from edge.runtime import Model
 from edge.stats import StageTimer
-from edge.types import Box, Detection, EmotionEstimate, FaceObservation, Frame, HeadPose
+from edge.types import EMOTION_LABELS, Box, Detection, EmotionEstimate, FaceObservation, Frame, HeadPose
 from edge.vision.emotion import EMOTION_MODELS, EmotionClassifier
 from edge.vision.eyes import EyeStateClassifier
 from edge.vision.face_detector import FaceDetector
@@ -33,6 +33,7 @@ class VisionModels:
     landmarks: Model
     eyes: Model
     emotion: Model | None
+    emotion_labels: tuple[str, ...] = EMOTION_LABELS  # the emotion model's classes, from its manifest entry
 
     @staticmethod
     def load(
@@ -43,11 +44,13 @@ class VisionModels:
         def load(name: str) -> Model:
             return Model(model_path(name, models_dir), num_threads=num_threads, backend=backend)
 
+        emotion = EMOTION_MODELS[emotion_model] if emotion_model else None
         return VisionModels(
             load("face_detector"),
             load("face_landmarks"),
             load("eye_state"),
-            load(EMOTION_MODELS[emotion_model]) if emotion_model else None,
+            load(emotion) if emotion else None,
+            load_manifest(models_dir)[emotion].labels if emotion else EMOTION_LABELS,
         )
 
 
@@ -90,7 +93,8 @@ class VisionPipeline:
         self.detector = FaceDetector(models.detector, normaliser, cfg.detector_score_threshold, cfg.detector_nms_iou)
         self.mesh = FaceMesh(models.landmarks, normaliser)
         self.eyes = EyeStateClassifier(models.eyes)
-        self.emotion = EmotionClassifier(models.emotion) if models.emotion and cfg.emotion_hz > 0 else None
+        self.emotion = (EmotionClassifier(models.emotion, models.emotion_labels)
+                        if models.emotion and cfg.emotion_hz > 0 else None)
         self.pose = HeadPoseEstimator(cfg.focal_length_px)
         self.reset()
 

@@ -14,29 +14,29 @@ def estimate(t: float, **scores: float) -> EmotionEstimate:
 def test_dominant_follows_the_window_mean_not_the_latest_frame():
     w = EmotionWindow(window_s=5.0, emotion_hz=5.0)
     for i in range(20):  # 4 s of happy
-        s = w.step(i * 0.2, estimate(i * 0.2, happy=0.9), True)
-    s = w.step(4.0, estimate(4.0, angry=0.9), True)  # one angry frame
-    assert s.scores["angry"] == pytest.approx(0.9)
-    assert s.dominant == "happy"
-    assert s.window_distribution["happy"] == pytest.approx(20 / 21) and s.window_distribution["angry"] == pytest.approx(
-        1 / 21)
-    assert s.window_mean["happy"] == pytest.approx((20 * 0.9 + 0.1 / 6) / 21)
+        s = w.step(i * 0.2, estimate(i * 0.2, happiness=0.9), True)
+    s = w.step(4.0, estimate(4.0, anger=0.9), True)  # one angry frame
+    assert s.scores["anger"] == pytest.approx(0.9)
+    assert s.dominant == "happiness"
+    assert s.window_distribution["happiness"] == pytest.approx(20 / 21)
+    assert s.window_distribution["anger"] == pytest.approx(1 / 21)
+    assert s.window_mean["happiness"] == pytest.approx((20 * 0.9 + 0.1 / 7) / 21)
     assert sum(s.window_mean.values()) == pytest.approx(1.0)
 
 
 def test_old_estimates_leave_the_window():
     w = EmotionWindow(window_s=2.0, emotion_hz=5.0)
     for i in range(10):
-        w.step(i * 0.2, estimate(i * 0.2, happy=0.9), True)
+        w.step(i * 0.2, estimate(i * 0.2, happiness=0.9), True)
     for i in range(10, 21):
-        s = w.step(i * 0.2, estimate(i * 0.2, sad=0.8), True)
-    assert s.dominant == "sad" and s.window_n == 10  # t in (2.0, 4.0]: only the sad ones
-    assert s.window_distribution["happy"] == 0.0
+        s = w.step(i * 0.2, estimate(i * 0.2, sadness=0.8), True)
+    assert s.dominant == "sadness" and s.window_n == 10  # t in (2.0, 4.0]: only the sad ones
+    assert s.window_distribution["happiness"] == 0.0
 
 
 def test_an_estimate_repeated_between_emotion_runs_counts_once():
     w = EmotionWindow(window_s=5.0, emotion_hz=5.0)
-    e = estimate(0.0, happy=0.9)
+    e = estimate(0.0, happiness=0.9)
     for i in range(5):  # the pipeline attaches the same estimate to every frame until the next run
         s = w.step(i / 25, e, True)
     assert s.window_n == 1
@@ -45,8 +45,8 @@ def test_an_estimate_repeated_between_emotion_runs_counts_once():
 def test_confidence_is_scaled_by_how_much_of_the_window_has_estimates():
     full, sparse = EmotionWindow(5.0, 5.0), EmotionWindow(5.0, 5.0)
     for i in range(25):
-        a = full.step(i * 0.2, estimate(i * 0.2, happy=0.8), True)
-        b = sparse.step(i * 0.2, estimate(i * 0.2, happy=0.8) if i % 5 == 0 else None, True)
+        a = full.step(i * 0.2, estimate(i * 0.2, happiness=0.8), True)
+        b = sparse.step(i * 0.2, estimate(i * 0.2, happiness=0.8) if i % 5 == 0 else None, True)
     assert a.confidence == pytest.approx(0.8)
     assert b.confidence == pytest.approx(0.8 * 5 / 25)
 

@@ -104,17 +104,23 @@ def _emotion(**scores: float) -> EmotionEstimate:
     return EmotionEstimate(full, 1.0)
 
 
+def test_face_arousal_knows_every_emotion():
+    assert set(FACE_AROUSAL_WEIGHTS) == set(EMOTION_LABELS)
+
+
 def test_face_arousal_orders_the_emotions():
-    angry, neutral, sad, disgust = (face_arousal(_emotion(**{k: 1.0})) for k in ("angry", "neutral", "sad", "disgust"))
-    assert angry > disgust > sad > neutral
-    for label in ("angry", "fear", "surprise", "happy"):
+    anger, neutral, sadness, disgust, contempt = (
+        face_arousal(_emotion(**{k: 1.0})) for k in ("anger", "neutral", "sadness", "disgust", "contempt")
+    )
+    assert anger > disgust > contempt > sadness > neutral
+    for label in ("anger", "fear", "surprise", "happiness"):
         assert face_arousal(_emotion(**{label: 1.0})) > 0.6
-    mixed = face_arousal(_emotion(angry=0.5, neutral=0.5))
-    assert mixed == pytest.approx((FACE_AROUSAL_WEIGHTS["angry"] + FACE_AROUSAL_WEIGHTS["neutral"]) / 2)
-    assert face_arousal(_emotion(angry=1.0, neutral=1.0)) == pytest.approx(mixed)  # scores are normalised
+    mixed = face_arousal(_emotion(anger=0.5, neutral=0.5))
+    assert mixed == pytest.approx((FACE_AROUSAL_WEIGHTS["anger"] + FACE_AROUSAL_WEIGHTS["neutral"]) / 2)
+    assert face_arousal(_emotion(anger=1.0, neutral=1.0)) == pytest.approx(mixed)  # scores are normalised
     # nothing usable: the face does not vote (an emotion model's glitch must not stop the monitor)
     assert face_arousal(EmotionEstimate({}, 0.0)) is None
-    assert face_arousal(EmotionEstimate({"angry": float("nan"), "calm": 1.0}, 0.0)) is None
+    assert face_arousal(EmotionEstimate({"anger": float("nan"), "calm": 1.0}, 0.0)) is None
 
 
 def test_face_estimate_is_a_face_modality_without_stress():

@@ -19,3 +19,4 @@ def test_state_entities_read_fields_the_state_payload_has():
         for section, field in paths:
             assert field in SCHEMA["properties"][section]["properties"], f"{key}: {section}.{field} not in state"
     assert cmps["stress_level"]["options"] == ["unknown", "low", "medium", "high"]
+    assert cmps["facial_emotion"]["options"] == SCHEMA["properties"]["emotion"]["properties"]["dominant"]["enum"]

@@ -7,9 +7,18 @@ import pytest
 
 from edge.config import Config
 from edge.monitor.driver import DriverMonitor
+from edge.monitor.emotion import UNKNOWN
 from edge.rate import RateGate
 from edge.state import state_payload
-from edge.types import EmotionEstimate, EyeCropState, FaceObservation, HeadPose, PhysioEstimate, VoiceEstimate
+from edge.types import (
+    EMOTION_LABELS,
+    EmotionEstimate,
+    EyeCropState,
+    FaceObservation,
+    HeadPose,
+    PhysioEstimate,
+    VoiceEstimate,
+)
 
 SCHEMA = json.loads((Path(__file__).resolve().parents[2] / "docs" / "schemas" / "state.json").read_text())
 
@@ -44,16 +53,16 @@ def test_payload_of_a_present_face_matches_the_schema():
     obs = FaceObservation(
         t=1.23456, frame_index=30, present=True, quality=0.9, tracked=True, detector_score=0.95,
         landmark_score=0.99, face_size_px=180.0, pose=HeadPose(10.123, -5.0, 2.0), ear_left=0.3, ear_right=0.28,
-        mar=0.05, emotion=EmotionEstimate({"angry": 0.1, "disgust": 0.0, "fear": 0.0, "happy": 0.6, "sad": 0.1,
-                                           "surprise": 0.0, "neutral": 0.2}, 1.2),
+        mar=0.05, emotion=EmotionEstimate({"anger": 0.1, "disgust": 0.0, "fear": 0.0, "happiness": 0.6, "sadness": 0.1,
+                                           "surprise": 0.0, "neutral": 0.2, "contempt": 0.0}, 1.2),
         eye_states=(EyeCropState(0.1, 30.0, 0.0), EyeCropState(0.2, 2.0, 0.0)),  # the right eye is too flat
     )
     p = state_payload(DriverMonitor(Config(), "test").step(obs))
     jsonschema.validate(p, SCHEMA)
     assert p["t"] == 1.235 and p["face"]["yaw"] == 10.12
     emotion = p["emotion"]
-    assert emotion["dominant"] == "happy" and emotion["scores"]["happy"] == 0.6 and emotion["reason"] is None
-    assert emotion["window_mean"] == emotion["scores"] and emotion["window_distribution"]["happy"] == 1.0
+    assert emotion["dominant"] == "happiness" and emotion["scores"]["happiness"] == 0.6 and emotion["reason"] is None
+    assert emotion["window_mean"] == emotion["scores"] and emotion["window_distribution"]["happiness"] == 1.0
     assert emotion["window_n"] == 1 and emotion["window_s"] == 5.0
     assert emotion["confidence"] == pytest.approx(0.6 / 25, abs=1e-4)  # one estimate of the 25 a window holds
     assert p["eyes"]["visible"] and p["eyes"]["closed_right"] is None and p["eyes"]["closed_left"] < 0.5
@@ -61,6 +70,13 @@ def test_payload_of_a_present_face_matches_the_schema():
     assert p["eyes"]["reason"] is None and p["eyes"]["left"] == "open" and p["eyes"]["right"] == "occluded"
     assert p["drowsiness"]["level"] == "unknown" and p["drowsiness"]["blinks"] == 0
     json.dumps(p)  # plain JSON types only
+
+
+def test_the_schema_names_every_emotion_class():
+    emotion = SCHEMA["properties"]["emotion"]["properties"]
+    for key in ("scores", "window_mean", "window_distribution"):
+        assert tuple(emotion[key]["required"]) == EMOTION_LABELS
+    assert emotion["dominant"]["enum"] == [*EMOTION_LABELS, UNKNOWN]
 
 
 def test_payload_of_an_absent_face_matches_the_schema():
