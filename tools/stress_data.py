@@ -98,7 +98,9 @@ def load_drives(folder: Path, gsr: str = "foot", names: list[str] | None = None)
     segments = read_segments(folder)
     drives: list[Drive] = []
     members = {m for pair in JOINED.values() for m in pair}
-    wanted = sorted({n for n in segments if n not in members} | set(JOINED))
+    # a joined drive only where a member has segments: a folder without drive17a/b has no drive17
+    joined = {name for name, pair in JOINED.items() if any(m in segments for m in pair)}
+    wanted = sorted({n for n in segments if n not in members} | joined)
     for name in wanted:
         if names is not None and name not in names:
             continue

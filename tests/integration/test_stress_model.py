@@ -37,6 +37,20 @@ def test_held_out_drivers():
     assert m["smoothed"]["accuracy"] >= m["accuracy"] - 0.02
 
 
+@pytest.mark.datasets
+@pytest.mark.skipif(not DRIVEDB.is_dir(), reason=f"drivedb not found at {DRIVEDB} (set DMS_DATASETS)")
+def test_eval_scores_a_folder_without_drive17(tmp_path):
+    """drive17 is two files joined; a folder (or a segments.csv) without them must not ask for it."""
+    (tmp_path / "drive11.csv.gz").symlink_to(DRIVEDB / "drive11.csv.gz")
+    lines = (DRIVEDB / "segments.csv").read_text(encoding="utf-8").splitlines()
+    (tmp_path / "segments.csv").write_text("\n".join([lines[0]] + [ln for ln in lines[1:] if ln.startswith("drive11,")])
+                                           + "\n", encoding="utf-8")
+    proc = eval_stress("--data", str(tmp_path))
+    assert proc.returncode == 0, proc.stderr
+    m = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert m["drives"] == ["drive11"] and m["n"] > 0
+
+
 def test_eval_refuses_a_folder_without_segments(tmp_path):
     proc = eval_stress("--data", str(tmp_path))
     assert proc.returncode == 2 and "segments.csv" in proc.stderr
