@@ -2,19 +2,26 @@
 """Train the stress model on drivedb; export models/stress.tflite (full int8) with its card and manifest entry.
 
     .venv-train/bin/python tools/train_stress.py [--data ../shared/datasets/drivedb/csv_framerate] [--seed 7]
+    .venv-train/bin/python tools/train_stress.py --baseline-only   # the linear baseline's CV alone; writes nothing
 
 Windows, measures and baseline are the live stage's (tools/stress_data.py). Evaluation is by held-out drivers:
 a leave-one-driver-out cross-validation over all ten (the card's CV numbers), and the shipped model is trained on
 seven and scored on TEST_DRIVES, never used in training or in any choice. Classes are balanced by resampling
 (highway is the smallest); whole modalities are dropped at random so the model works from ECG or GSR alone.
+
+The same run cross-validates a named simple baseline on the same folds, windows and features: multinomial
+logistic regression on standardised features with class-balanced weights (scikit-learn, the `train` extra). The
+card shows both, with a per-driver table, so the MLP is only credited with what it adds over a linear model.
 """
 
 from __future__ import annotations
 
 import argparse
 import hashlib
+import json
 import os
 import sys
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -99,20 +106,86 @@ def predict_float(model: Any, scale: np.ndarray, features: list[DriveFeatures]) 
     return out
 
 
-def cross_validate(tf: Any, features: list[DriveFeatures], seed: int, tau_s: float) -> dict[str, Any]:
-    """Leave one driver out over every drive; the held-out driver's windows are pooled."""
+# fit on the training drivers' features, return the held-out drive's probabilities per window (NaN before baseline)
+FitPredict = Callable[[list[DriveFeatures], DriveFeatures], np.ndarray]
+
+
+def leave_one_driver_out(features: list[DriveFeatures], fit_predict: FitPredict, tau_s: float,
+                         label: str = "CV") -> dict[str, Any]:
+    """Leave one driver out over every drive; the held-out driver's windows are pooled and scored by `evaluate`."""
     probabilities = []
     for i, held_out in enumerate(features):
-        x, y = training_rows([f for j, f in enumerate(features) if j != i])
-        scale = feature_scale(x)
-        probabilities += predict_float(fit(tf, x, y, scale, seed), scale, [held_out])
-        print(f"  CV fold {held_out.name}: done", flush=True)
+        probabilities.append(fit_predict([f for j, f in enumerate(features) if j != i], held_out))
+        print(f"  {label} fold {held_out.name}: done", flush=True)
     return evaluate(features, probabilities, tau_s)
+
+
+def cross_validate(tf: Any, features: list[DriveFeatures], seed: int, tau_s: float) -> dict[str, Any]:
+    """The MLP, leave one driver out."""
+    def fit_predict(train: list[DriveFeatures], held_out: DriveFeatures) -> np.ndarray:
+        x, y = training_rows(train)
+        scale = feature_scale(x)
+        return predict_float(fit(tf, x, y, scale, seed), scale, [held_out])[0]
+
+    return leave_one_driver_out(features, fit_predict, tau_s, "MLP CV")
+
+
+def fit_logistic(x: np.ndarray, y: np.ndarray, seed: int) -> Any:
+    """The baseline: multinomial logistic regression on standardised features, classes weighted to balance."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    # lbfgs fits the multinomial (softmax) loss for three classes
+    model = make_pipeline(StandardScaler(), LogisticRegression(class_weight="balanced", max_iter=2000,
+                                                               random_state=seed))
+    return model.fit(x, y)
+
+
+def predict_sklearn(model: Any, features: list[DriveFeatures]) -> list[np.ndarray]:
+    out = []
+    for f in features:
+        p = np.full((len(f.t), len(STRESS_LEVELS)), np.nan)
+        if f.ready.any():
+            p[f.ready] = model.predict_proba(f.x[f.ready])
+        out.append(p)
+    return out
+
+
+def cross_validate_baseline(features: list[DriveFeatures], seed: int, tau_s: float) -> dict[str, Any]:
+    """The logistic baseline, leave one driver out, on the same windows and features as the MLP."""
+    def fit_predict(train: list[DriveFeatures], held_out: DriveFeatures) -> np.ndarray:
+        x, y = training_rows(train)
+        return predict_sklearn(fit_logistic(x, y, seed), [held_out])[0]
+
+    return leave_one_driver_out(features, fit_predict, tau_s, "baseline CV")
+
+
+def summary(name: str, r: dict[str, Any]) -> str:
+    s = r["smoothed"]
+    return (f"{name}: accuracy {r['accuracy']}, balanced {r['balanced_accuracy']}, rest vs driving "
+            f"{r['binary_accuracy']}; smoothed {s['accuracy']} / {s['balanced_accuracy']} / {s['binary_accuracy']}")
+
+
+def per_driver_table(results: dict[str, dict[str, Any]]) -> str:
+    """Markdown: one row per driver, accuracy (raw and smoothed) per model; the worst driver last."""
+    names = list(results)
+    drives = sorted({d for r in results.values() for d in r["per_drive"]})
+    head = "| driver | " + " | ".join(f"{n} | {n} smoothed" for n in names) + " |"
+    rows = [head, "|---|" + "---|" * (2 * len(names))]
+    for d in drives:
+        cells = " | ".join(f"{pct(r['per_drive'].get(d))} | {pct(r['smoothed']['per_drive'].get(d))}"
+                           for r in results.values())
+        rows.append(f"| {d} | {cells} |")
+    worst = " | ".join(f"{pct(min(r['per_drive'].values()))} | {pct(min(r['smoothed']['per_drive'].values()))}"
+                       for r in results.values())
+    rows.append(f"| worst driver | {worst} |")
+    return "\n".join(rows)
 
 
 def write_card_and_manifest(model_file: Path, info: dict[str, Any]) -> None:
     sha = hashlib.sha256(model_file.read_bytes()).hexdigest()
-    test, cv, flt = info["test"], info["cv"], info["float_test"]
+    test, cv, flt, lin = info["test"], info["cv"], info["float_test"], info["baseline_cv"]
     update_manifest(
         "stress",
         {
@@ -184,8 +257,16 @@ Reproduce: `make train-stress`; score any folder like drivedb/csv_framerate with
 {row("test drivers, int8, smoothed as fusion does", test["smoothed"])}
 {row("leave-one-driver-out CV, float", cv)}
 {row("leave-one-driver-out CV, smoothed", cv["smoothed"])}
+{row("baseline (logistic regression), leave-one-driver-out CV", lin)}
+{row("baseline (logistic regression), LODO CV, smoothed", lin["smoothed"])}
 
 Per driver (CV): {per_drive}.
+
+The baseline is multinomial logistic regression on the same {len(FEATURE_NAMES)} standardised features with
+class-balanced weights, cross-validated in the same run on the same folds and windows (no modality dropout).
+Accuracy per held-out driver, MLP beside baseline:
+
+{per_driver_table({"MLP": cv, "logistic": lin})}
 
 Targets (issue 8): 3-level accuracy ≥ 80 %, balanced ≥ 70 %, rest versus driving ≥ 90 %.
 
@@ -208,22 +289,34 @@ def main() -> int:
     parser.add_argument("--data", type=Path, default=default_data())
     parser.add_argument("--out", type=Path, default=ROOT / "models" / "stress.tflite")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--baseline-only", action="store_true",
+                        help="only the logistic baseline's leave-one-driver-out CV (no TensorFlow); writes nothing, "
+                             "prints a per-driver table and, as its last line, the result as JSON")
     args = parser.parse_args()
     if not (args.data / "segments.csv").is_file():
         print(f"error: {args.data} has no segments.csv (expected drivedb/csv_framerate)", file=sys.stderr)
         return 2
+    tau_s = FusionConfig().stress_tau_s
+    if args.baseline_only:
+        print("measuring windows ...", flush=True)
+        features = [drive_features(d, BASELINE_S) for d in load_drives(args.data, GSR_CHANNEL)]
+        lin = cross_validate_baseline(features, args.seed, tau_s)
+        print(summary("baseline (logistic) LODO", lin))
+        print(per_driver_table({"logistic": lin}))
+        print(json.dumps({"model": "logistic regression", **lin}))
+        return 0
     import tensorflow as tf
 
     # A model this small trains in seconds on one thread; deterministic ops make a rerun give the same bytes.
     tf.config.threading.set_intra_op_parallelism_threads(1)
     tf.config.threading.set_inter_op_parallelism_threads(1)
     tf.config.experimental.enable_op_determinism()
-    tau_s = FusionConfig().stress_tau_s
     print("measuring windows ...", flush=True)
     features = [drive_features(d, BASELINE_S) for d in load_drives(args.data, GSR_CHANNEL)]
     train = [f for f in features if f.name not in TEST_DRIVES]
     test = [f for f in features if f.name in TEST_DRIVES]
     cv = cross_validate(tf, features, args.seed, tau_s)
+    baseline_cv = cross_validate_baseline(features, args.seed, tau_s)
     x, y = training_rows(train)
     scale = feature_scale(x)
     model = fit(tf, x, y, scale, args.seed)
@@ -235,11 +328,12 @@ def main() -> int:
     test_result = evaluate(test, predict(int8, test), tau_s)
     print(f"test drivers int8: accuracy {test_result['accuracy']}, balanced {test_result['balanced_accuracy']}, "
           f"rest vs driving {test_result['binary_accuracy']} (float {float_test['accuracy']})")
-    print(f"CV float: accuracy {cv['accuracy']}, balanced {cv['balanced_accuracy']}, "
-          f"rest vs driving {cv['binary_accuracy']}")
+    print(summary("MLP LODO CV, float", cv))
+    print(summary("baseline (logistic) LODO CV", baseline_cv))
+    print(per_driver_table({"MLP": cv, "logistic": baseline_cv}))
     write_card_and_manifest(args.out, {
         "seed": args.seed, "data": args.data, "scale": scale, "n_train_drives": len(train),
-        "test": test_result, "float_test": float_test, "cv": cv,
+        "test": test_result, "float_test": float_test, "cv": cv, "baseline_cv": baseline_cv,
     })
     return 0
 
