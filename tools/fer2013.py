@@ -85,7 +85,6 @@ class FerPlusSplit:
     faces: np.ndarray  # N x 48 x 48 uint8
     labels: np.ndarray  # N, indices into EMOTION_LABELS
     votes: np.ndarray  # N x 8 float32 in EMOTION_LABELS order, rows sum to 1
-    paths: list[Path]
 
 
 def vote_distribution(counts: np.ndarray) -> np.ndarray:
@@ -97,12 +96,11 @@ def vote_distribution(counts: np.ndarray) -> np.ndarray:
     return kept / kept.sum(axis=1, keepdims=True)
 
 
-def load_ferplus(root: Path, split: str, csv_path: Path | None = None,
-                 drop_cross_split_duplicates: bool = False) -> FerPlusSplit:
-    """The labelled faces of `split` (train or val) under `root` (the fer2013 folder). With
-    `drop_cross_split_duplicates`, faces whose pixels also sit in another split are left out (for training: the
-    test faces must stay unseen)."""
-    csv_path = csv_path or root / "ferplus_labels.csv"
+def load_ferplus(root: Path, split: str, drop_cross_split_duplicates: bool = False) -> FerPlusSplit:
+    """The labelled faces of `split` (train or val) under `root` (the fer2013 folder, with its ferplus_labels.csv).
+    With `drop_cross_split_duplicates`, faces whose pixels also sit in another split are left out (for training:
+    the test faces must stay unseen)."""
+    csv_path = root / "ferplus_labels.csv"
     with csv_path.open(newline="", encoding="utf-8") as f:
         rows = [r for r in csv.DictReader(f) if r["file"].startswith(f"{split}/")]
     if drop_cross_split_duplicates:
@@ -110,6 +108,5 @@ def load_ferplus(root: Path, split: str, csv_path: Path | None = None,
     if not rows:
         raise ValueError(f"{csv_path}: no labelled faces in {split}/")
     counts = np.array([[int(r[c]) for c in EMOTION_LABELS] for r in rows])
-    paths = [root / r["file"] for r in rows]
     labels = np.array([EMOTION_LABELS.index(r["label"]) for r in rows], np.int64)
-    return FerPlusSplit(read_faces(paths), labels, vote_distribution(counts), paths)
+    return FerPlusSplit(read_faces([root / r["file"] for r in rows]), labels, vote_distribution(counts))

@@ -23,6 +23,7 @@ import json
 import os
 import sys
 import time
+from functools import partial
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -259,13 +260,15 @@ def main() -> int:
     from emotion_card import write_card_and_manifest
     from eval_emotion import evaluate, exposed, realign, resolve_model
 
-    metrics = evaluate(model_file, test.faces, test.labels, model_labels=EMOTION_LABELS)
+    # the manifest still names the previous model's classes until the card is written
+    evaluate_new = partial(evaluate, model_file, model_labels=EMOTION_LABELS)
+    metrics = evaluate_new(test.faces, test.labels)
     print(f"int8 test accuracy {metrics['accuracy']:.4f} (uar {metrics['uar']:.4f}); {len(tflite)} bytes", flush=True)
     realigned, n_aligned = realign(test.faces)
-    through_alignment = evaluate(model_file, realigned, test.labels, model_labels=EMOTION_LABELS)
+    through_alignment = evaluate_new(realigned, test.labels)
     print(f"through the pipeline's alignment: {through_alignment['accuracy']:.4f} ({n_aligned} re-cut)", flush=True)
-    exposures = {f"gamma {g}, contrast {c}": evaluate(model_file, exposed(test.faces, g, c), test.labels,
-                                                      model_labels=EMOTION_LABELS) for g, c in EXPOSURES}
+    exposures = {f"gamma {g}, contrast {c}": evaluate_new(exposed(test.faces, g, c), test.labels)
+                 for g, c in EXPOSURES}
     try:
         baseline = evaluate(resolve_model("fer"), test.faces, test.labels)
     except ModelMissing:

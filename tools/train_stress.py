@@ -94,16 +94,17 @@ def fit(tf: Any, x: np.ndarray, y: np.ndarray, scale: np.ndarray, seed: int) -> 
     return model
 
 
-def predict_float(model: Any, scale: np.ndarray, features: list[DriveFeatures]) -> list[np.ndarray]:
-    """The Keras model's probabilities per window, as eval_stress.predict gives the int8 model's (NaN rows before
-    the baseline): cross-validation needs no export per fold."""
-    out = []
-    for f in features:
-        p = np.full((len(f.t), len(STRESS_LEVELS)), np.nan)
-        if f.ready.any():
-            p[f.ready] = model(np.asarray(f.x[f.ready] / scale, np.float32), training=False).numpy()
-        out.append(p)
-    return out
+def window_probabilities(f: DriveFeatures, predict_rows: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+    """A float model's probabilities per window of a drive, as eval_stress.predict gives the int8 model's (NaN rows
+    before the baseline): cross-validation needs no export per fold. `predict_rows`: feature rows → probabilities."""
+    p = np.full((len(f.t), len(STRESS_LEVELS)), np.nan)
+    if f.ready.any():
+        p[f.ready] = predict_rows(f.x[f.ready])
+    return p
+
+
+def keras_rows(model: Any, scale: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
+    return lambda x: model(np.asarray(x / scale, np.float32), training=False).numpy()
 
 
 # fit on the training drivers' features, return the held-out drive's probabilities per window (NaN before baseline)
@@ -125,7 +126,7 @@ def cross_validate(tf: Any, features: list[DriveFeatures], seed: int, tau_s: flo
     def fit_predict(train: list[DriveFeatures], held_out: DriveFeatures) -> np.ndarray:
         x, y = training_rows(train)
         scale = feature_scale(x)
-        return predict_float(fit(tf, x, y, scale, seed), scale, [held_out])[0]
+        return window_probabilities(held_out, keras_rows(fit(tf, x, y, scale, seed), scale))
 
     return leave_one_driver_out(features, fit_predict, tau_s, "MLP CV")
 
@@ -142,21 +143,11 @@ def fit_logistic(x: np.ndarray, y: np.ndarray, seed: int) -> Any:
     return model.fit(x, y)
 
 
-def predict_sklearn(model: Any, features: list[DriveFeatures]) -> list[np.ndarray]:
-    out = []
-    for f in features:
-        p = np.full((len(f.t), len(STRESS_LEVELS)), np.nan)
-        if f.ready.any():
-            p[f.ready] = model.predict_proba(f.x[f.ready])
-        out.append(p)
-    return out
-
-
 def cross_validate_baseline(features: list[DriveFeatures], seed: int, tau_s: float) -> dict[str, Any]:
     """The logistic baseline, leave one driver out, on the same windows and features as the MLP."""
     def fit_predict(train: list[DriveFeatures], held_out: DriveFeatures) -> np.ndarray:
         x, y = training_rows(train)
-        return predict_sklearn(fit_logistic(x, y, seed), [held_out])[0]
+        return window_probabilities(held_out, fit_logistic(x, y, seed).predict_proba)
 
     return leave_one_driver_out(features, fit_predict, tau_s, "baseline CV")
 
@@ -320,7 +311,7 @@ def main() -> int:
     x, y = training_rows(train)
     scale = feature_scale(x)
     model = fit(tf, x, y, scale, args.seed)
-    float_test = evaluate(test, predict_float(model, scale, test), tau_s)
+    float_test = evaluate(test, [window_probabilities(f, keras_rows(model, scale)) for f in test], tau_s)
     calibration = (x / scale).astype(np.float32)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_bytes(convert_int8(tf, tf.lite.TFLiteConverter.from_keras_model(model), calibration))
