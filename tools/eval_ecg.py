@@ -229,17 +229,20 @@ def score(leads: list[Lead], detector: Detector, tolerance_ms: float, window_s: 
     return out
 
 
-def time_detector(leads: list[Lead], window_s: float, detector: Detector, passes: int = TIMING_PASSES) -> float:
+def ecg_minutes(leads: list[Lead]) -> float:
+    return sum(len(lead.signal) / lead.fs for lead in leads) / 60.0
+
+
+def time_detector(leads: list[Lead], window_s: float, detector: Detector) -> float:
     """Detector ms per minute of ECG over all leads (whole or window by window, as scored), the fastest of
-    `passes` passes."""
-    minutes = sum(len(lead.signal) / lead.fs for lead in leads) / 60.0
+    TIMING_PASSES passes."""
     best = float("inf")
-    for _ in range(passes):
+    for _ in range(TIMING_PASSES):
         started = time.perf_counter()
         for lead in leads:
             detect(lead, window_s, detector)
         best = min(best, time.perf_counter() - started)
-    return best * 1000.0 / minutes
+    return best * 1000.0 / ecg_minutes(leads)
 
 
 def project_detector(params: RPeakParams) -> Detector:
@@ -342,8 +345,7 @@ def timed_score(
     """score() and its ms per minute of ECG (one pass: the detection itself, for the slow library methods)."""
     started = time.perf_counter()
     results = score(leads, detector, tolerance_ms, window_s)
-    minutes = sum(len(lead.signal) / lead.fs for lead in leads) / 60.0
-    return results, (time.perf_counter() - started) * 1000.0 / minutes
+    return results, (time.perf_counter() - started) * 1000.0 / ecg_minutes(leads)
 
 
 def evaluate(
