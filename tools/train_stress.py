@@ -33,6 +33,7 @@ sys.path.insert(0, str(ROOT))
 import numpy as np
 from eval_stress import evaluate, predict
 from model_card import git_commit, manifest_beside, pct, shown, update_manifest
+from stress_baseline import logistic_held_out, per_driver_table, training_rows, window_probabilities
 from stress_data import HOP_S, WINDOW_S, DriveFeatures, drive_features, load_drives
 from tflite_int8 import convert_int8
 
@@ -54,12 +55,6 @@ SKIN_COLUMNS = [FEATURE_NAMES.index(n) for n in (*SKIN_FEATURES, "has_eda")]
 
 def default_data() -> Path:
     return Path(os.environ.get("DMS_DATASETS", ROOT.parent / "shared" / "datasets")) / "drivedb" / "csv_framerate"
-
-
-def training_rows(features: list[DriveFeatures]) -> tuple[np.ndarray, np.ndarray]:
-    x = np.concatenate([f.x[f.ready & (f.y >= 0)] for f in features])
-    y = np.concatenate([f.y[f.ready & (f.y >= 0)] for f in features])
-    return x, y
 
 
 def feature_scale(x: np.ndarray) -> np.ndarray:
@@ -94,15 +89,6 @@ def fit(tf: Any, x: np.ndarray, y: np.ndarray, scale: np.ndarray, seed: int) -> 
     return model
 
 
-def window_probabilities(f: DriveFeatures, predict_rows: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
-    """A float model's probabilities per window of a drive, as eval_stress.predict gives the int8 model's (NaN rows
-    before the baseline): cross-validation needs no export per fold. `predict_rows`: feature rows → probabilities."""
-    p = np.full((len(f.t), len(STRESS_LEVELS)), np.nan)
-    if f.ready.any():
-        p[f.ready] = predict_rows(f.x[f.ready])
-    return p
-
-
 def keras_rows(model: Any, scale: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
     return lambda x: model(np.asarray(x / scale, np.float32), training=False).numpy()
 
@@ -131,23 +117,10 @@ def cross_validate(tf: Any, features: list[DriveFeatures], seed: int, tau_s: flo
     return leave_one_driver_out(features, fit_predict, tau_s, "MLP CV")
 
 
-def fit_logistic(x: np.ndarray, y: np.ndarray, seed: int) -> Any:
-    """The baseline: multinomial logistic regression on standardised features, classes weighted to balance."""
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
-
-    # lbfgs fits the multinomial (softmax) loss for three classes
-    model = make_pipeline(StandardScaler(), LogisticRegression(class_weight="balanced", max_iter=2000,
-                                                               random_state=seed))
-    return model.fit(x, y)
-
-
 def cross_validate_baseline(features: list[DriveFeatures], seed: int, tau_s: float) -> dict[str, Any]:
     """The logistic baseline, leave one driver out, on the same windows and features as the MLP."""
     def fit_predict(train: list[DriveFeatures], held_out: DriveFeatures) -> np.ndarray:
-        x, y = training_rows(train)
-        return window_probabilities(held_out, fit_logistic(x, y, seed).predict_proba)
+        return logistic_held_out(train, held_out, seed)
 
     return leave_one_driver_out(features, fit_predict, tau_s, "baseline CV")
 
@@ -156,22 +129,6 @@ def summary(name: str, r: dict[str, Any]) -> str:
     s = r["smoothed"]
     return (f"{name}: accuracy {r['accuracy']}, balanced {r['balanced_accuracy']}, rest vs driving "
             f"{r['binary_accuracy']}; smoothed {s['accuracy']} / {s['balanced_accuracy']} / {s['binary_accuracy']}")
-
-
-def per_driver_table(results: dict[str, dict[str, Any]]) -> str:
-    """Markdown: one row per driver, accuracy (raw and smoothed) per model; the worst driver last."""
-    names = list(results)
-    drives = sorted({d for r in results.values() for d in r["per_drive"]})
-    head = "| driver | " + " | ".join(f"{n} | {n} smoothed" for n in names) + " |"
-    rows = [head, "|---|" + "---|" * (2 * len(names))]
-    for d in drives:
-        cells = " | ".join(f"{pct(r['per_drive'].get(d))} | {pct(r['smoothed']['per_drive'].get(d))}"
-                           for r in results.values())
-        rows.append(f"| {d} | {cells} |")
-    worst = " | ".join(f"{pct(min(r['per_drive'].values()))} | {pct(min(r['smoothed']['per_drive'].values()))}"
-                       for r in results.values())
-    rows.append(f"| worst driver | {worst} |")
-    return "\n".join(rows)
 
 
 def write_card_and_manifest(model_file: Path, info: dict[str, Any]) -> None:

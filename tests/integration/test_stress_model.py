@@ -55,14 +55,39 @@ def test_held_out_drivers():
 @pytest.mark.skipif(not DRIVEDB.is_dir(), reason=f"drivedb not found at {DRIVEDB} (set DMS_DATASETS)")
 def test_eval_scores_a_folder_without_drive17(tmp_path):
     """drive17 is two files joined; a folder (or a segments.csv) without them must not ask for it."""
-    (tmp_path / "drive11.csv.gz").symlink_to(DRIVEDB / "drive11.csv.gz")
-    lines = (DRIVEDB / "segments.csv").read_text(encoding="utf-8").splitlines()
-    (tmp_path / "segments.csv").write_text("\n".join([lines[0]] + [ln for ln in lines[1:] if ln.startswith("drive11,")])
-                                           + "\n", encoding="utf-8")
-    proc = eval_stress("--data", str(tmp_path))
+    proc = eval_stress("--data", str(_folder_of(tmp_path, ["drive11"])))
     assert proc.returncode == 0, proc.stderr
     m = json.loads(proc.stdout.strip().splitlines()[-1])
     assert m["drives"] == ["drive11"] and m["n"] > 0
+
+
+def _folder_of(tmp_path, names: list[str]):
+    """A folder like csv_framerate holding only `names` (links to the real files, their rows of segments.csv)."""
+    lines = (DRIVEDB / "segments.csv").read_text(encoding="utf-8").splitlines()
+    tmp_path.mkdir(exist_ok=True)
+    for n in names:
+        (tmp_path / f"{n}.csv.gz").symlink_to(DRIVEDB / f"{n}.csv.gz")
+    rows = [ln for ln in lines[1:] if ln.split(",")[0] in names]
+    (tmp_path / "segments.csv").write_text("\n".join([lines[0], *rows]) + "\n", encoding="utf-8")
+    return tmp_path
+
+
+@pytest.mark.datasets
+@pytest.mark.skipif(not DRIVEDB.is_dir(), reason=f"drivedb not found at {DRIVEDB} (set DMS_DATASETS)")
+def test_eval_scores_the_logistic_baseline_beside_the_model(tmp_path):
+    """--baseline: the same windows, the baseline fitted on the folder's other drives (drive13 too, though unscored)."""
+    pytest.importorskip("sklearn")
+    data = _folder_of(tmp_path, ["drive11", "drive12", "drive13"])
+    proc = eval_stress("--data", str(data), "--drives", "drive11,drive12", "--baseline")
+    assert proc.returncode == 0, proc.stderr
+    m = json.loads(proc.stdout.strip().splitlines()[-1])
+    b = m["baseline"]
+    assert b["n"] == m["n"] > 1000 and set(b["per_drive"]) == {"drive11", "drive12"}
+    assert b["accuracy"] >= 0.4 and b["confusion"] != m["confusion"]  # a real second model, not the first re-scored
+    assert "| drive11 |" in proc.stdout and "| worst driver |" in proc.stdout
+
+    alone = eval_stress("--data", str(_folder_of(tmp_path / "one", ["drive11"])), "--baseline")
+    assert alone.returncode == 2 and "two drives" in alone.stderr
 
 
 def test_eval_refuses_a_folder_without_segments(tmp_path):
@@ -126,13 +151,14 @@ def test_logistic_baseline_learns_a_separable_feature():
 def test_logistic_baseline_lodo_on_three_drives(monkeypatch):
     """The named baseline (issue 18) on real windows: every held-out driver scored, none in its own training set."""
     pytest.importorskip("sklearn")
+    import stress_baseline
     import train_stress
     from stress_data import drive_features, load_drives
 
     names = ["drive11", "drive12", "drive13"]
     features = [drive_features(d, train_stress.BASELINE_S) for d in load_drives(DRIVEDB, "foot", names)]
-    seen, rows = [], train_stress.training_rows
-    monkeypatch.setattr(train_stress, "training_rows", lambda fs: seen.append([f.name for f in fs]) or rows(fs))
+    seen, rows = [], stress_baseline.training_rows
+    monkeypatch.setattr(stress_baseline, "training_rows", lambda fs: seen.append([f.name for f in fs]) or rows(fs))
     r = train_stress.cross_validate_baseline(features, 7, 30.0)
     assert seen == [[n for n in names if n != held_out] for held_out in names]
     assert set(r["per_drive"]) == set(names) and r["n"] == sum(map(sum, r["confusion"])) > 2000
