@@ -127,6 +127,7 @@ def evaluate(model_file: Path, clips: list[Clip]) -> dict[str, Any]:
         population = predict_all(model, normalised, population=True)
         fastest = min(fastest, time.perf_counter() - started)
     ms_per_second = fastest * 1000.0 / seconds
+    unscaled = predict_all(model, normalised)  # population input at the speaker temperatures, for comparison
     per_speaker = predict_all(model, speaker_normalised(frames, [c.speaker for c in clips]))
     metrics = score(clips, *per_speaker[:2])
     plain = score(clips, *population[:2])
@@ -137,7 +138,8 @@ def evaluate(model_file: Path, clips: list[Clip]) -> dict[str, Any]:
         "speaker_normalisation": "per_speaker",
         "without_normalisation": {"arousal_accuracy": plain["arousal_accuracy"], "uar4": plain["uar4"],
                                   "per_class_recall": plain["per_class_recall"],
-                                  "calibration": calibration(clips, *population[2:])},
+                                  "calibration": calibration(clips, *population[2:]),
+                                  "calibration_without_sharpness": calibration(clips, *unscaled[2:])},
         "ms_per_second_of_audio": round(ms_per_second, 3),
         "timing_passes": TIMING_PASSES,
         "n_clips": len(clips),

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Train the voice arousal / emotion model; export models/voice.tflite (full int8) with its card and manifest entry.
 
-    .venv-train/bin/python tools/train_voice.py [--datasets ../shared/datasets] [--seed 7]
+    .venv-train/bin/python tools/train_voice.py [--datasets ../shared/datasets] [--seed 7] [--loso-only]
 
 Data: RAVDESS actors 01-12 and EmoDB train; RAVDESS actors 13-16 are the test set (card headline). Each speaker's
 voiced frames (MFCC and pitch: edge.audio.voice.voiced_frames) are standardised with that speaker's own statistics,
@@ -16,7 +16,9 @@ over the union of their support vectors and are exported as one full-int8 graph 
 what keeps int8 within a point of float): exp(-gamma * squared distance) to every support vector, a dense layer
 with the dual coefficients, then a softmax over the decision values scaled by a temperature fitted on decisions
 for speakers left out (within the training data), so the outputs are probabilities.
-Also reports a 4-fold leave-4-actors-out cross-validation over all 16 RAVDESS actors (float models).
+The headline is a leave-one-actor-out cross-validation over the 16 RAVDESS actors (`loso`: float models, EmoDB
+always in training) beside an MFCC-SVM baseline on the same folds (BASELINE), per actor, with calibration (ECE)
+for per-speaker and for population-standardised input; `--loso-only` runs just that (about two minutes on 2 cores).
 """
 
 from __future__ import annotations

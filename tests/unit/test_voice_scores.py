@@ -1,6 +1,8 @@
 """The committed voice model: int8, small, trained on today's feature parameters, deterministic scores."""
 
 import json
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -140,3 +142,17 @@ def test_sharpness_defaults_to_none_and_is_checked(voice: VoiceModel) -> None:
     for bad in ((0.0, 0.5), (0.5,), (0.5, -1.0)):
         with pytest.raises(ValueError, match="population_sharpness"):
             VoiceModel.from_entry(voice.model, {**entry, "population_sharpness": list(bad)})
+
+
+def test_expected_calibration_error() -> None:
+    """The calibration that tools/eval_voice.py and the training tool's LOSO report."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tools"))
+    from eval_voice import expected_calibration_error
+
+    truth = np.array([0, 0, 1, 1])
+    right = np.array([[0.9, 0.1], [0.9, 0.1], [0.1, 0.9], [0.1, 0.9]])  # 90 % sure, always right: 0.1 off
+    assert expected_calibration_error(right, truth)["ece"] == pytest.approx(0.1)
+    half = np.array([[0.55, 0.45], [0.45, 0.55], [0.45, 0.55], [0.55, 0.45]])  # 55 % sure, right half the time
+    m = expected_calibration_error(half, truth)
+    assert m["ece"] == pytest.approx(0.05) and m["accuracy"] == 0.5 and m["confidence"] == pytest.approx(0.55)
+    assert expected_calibration_error(np.zeros((0, 2)), truth[:0])["ece"] is None
