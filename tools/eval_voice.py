@@ -7,8 +7,10 @@ Headline numbers use per-speaker normalisation: each actor's voiced frames are s
 that actor's own clips in DIR (unlabelled, as the daemon learns a driver's voice during a drive);
 `without_normalisation` uses the training speakers' statistics from the manifest instead. Prints a summary, then
 as its last line one JSON object: arousal_accuracy (clips with an arousal class), uar4 (mean recall over
-neutral+calm, happy, sad, angry), per_class_recall, confusion, ms_per_second_of_audio (VAD + MFCC + pitch + inference,
-the fastest of three passes).
+neutral+calm, happy, sad, angry), per_class_recall, confusion, calibration (expected calibration error, accuracy and
+mean confidence of the arousal and emotion probabilities; population-standardised input gets the manifest's
+population_sharpness, as in the daemon), ms_per_second_of_audio (VAD + MFCC + pitch + inference, the fastest of three
+passes).
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from edge.config import tomllib
 from edge.runtime import Model
 
 TIMING_PASSES = 3
+ECE_BINS = 10
 
 
 def _rate(hits: int, total: int) -> float | None:
@@ -73,13 +76,40 @@ def score(clips: list[Clip], arousal: np.ndarray, emotion: np.ndarray) -> dict[s
     }
 
 
-def predict_all(model: VoiceModel, normalised: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    arousal, emotion = [], []
+def expected_calibration_error(probabilities: np.ndarray, truth: np.ndarray, bins: int = ECE_BINS) -> dict[str, Any]:
+    """Top-label calibration of (n, classes) probabilities against true class indices: `ece`, the mean gap between
+    confidence (the top probability) and accuracy over `bins` equal-width bins of confidence, weighted by the clips
+    in each; `accuracy` and `confidence` (the mean top probability) beside it."""
+    p = np.asarray(probabilities, np.float64)
+    truth = np.asarray(truth)
+    if len(p) == 0:
+        return {"ece": None, "accuracy": None, "confidence": None, "n": 0}
+    confidence = p.max(axis=1)
+    hit = (p.argmax(axis=1) == truth).astype(np.float64)
+    which = np.minimum((confidence * bins).astype(int), bins - 1)
+    gap = sum(abs(hit[which == b].sum() - confidence[which == b].sum()) for b in range(bins))
+    return {"ece": round(float(gap / len(p)), 4), "accuracy": round(float(hit.mean()), 4),
+            "confidence": round(float(confidence.mean()), 4), "n": len(p)}
+
+
+def calibration(clips: list[Clip], arousal: np.ndarray, emotions: np.ndarray) -> dict[str, Any]:
+    """expected_calibration_error of (n, 2) arousal and (n, 4) emotion probabilities over the clips with a class."""
+    true_a = np.array([-1 if c.arousal is None else c.arousal for c in clips])
+    true_e = np.array([-1 if c.emotion4 is None else c.emotion4 for c in clips])
+    return {"arousal": expected_calibration_error(arousal[true_a >= 0], true_a[true_a >= 0]),
+            "emotions": expected_calibration_error(emotions[true_e >= 0], true_e[true_e >= 0])}
+
+
+def predict_all(model: VoiceModel, normalised: list[np.ndarray],
+                population: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(arousal class, emotion class, arousal probabilities, emotion probabilities) per clip."""
+    p_arousal, p_emotions = [], []
     for frames in normalised:
-        s = model.predict(frames)
-        arousal.append(AROUSAL_CLASSES.index(max(s.arousal, key=s.arousal.__getitem__)))
-        emotion.append(VOICE_EMOTIONS.index(max(s.emotions, key=s.emotions.__getitem__)))
-    return np.array(arousal), np.array(emotion)
+        s = model.predict(frames, population=population)
+        p_arousal.append([s.arousal[c] for c in AROUSAL_CLASSES])
+        p_emotions.append([s.emotions[c] for c in VOICE_EMOTIONS])
+    p_arousal, p_emotions = np.array(p_arousal), np.array(p_emotions)
+    return p_arousal.argmax(axis=1), p_emotions.argmax(axis=1), p_arousal, p_emotions
 
 
 def evaluate(model_file: Path, clips: list[Clip]) -> dict[str, Any]:
@@ -94,18 +124,22 @@ def evaluate(model_file: Path, clips: list[Clip]) -> dict[str, Any]:
         started = time.perf_counter()
         frames = [voiced_frames(a, vad) for a in audio]
         normalised = [model.normalise_population(f) for f in frames]
-        population = predict_all(model, normalised)
+        population = predict_all(model, normalised, population=True)
         fastest = min(fastest, time.perf_counter() - started)
     ms_per_second = fastest * 1000.0 / seconds
+    unscaled = predict_all(model, normalised)  # population input at the speaker temperatures, for comparison
     per_speaker = predict_all(model, speaker_normalised(frames, [c.speaker for c in clips]))
-    metrics = score(clips, *per_speaker)
-    plain = score(clips, *population)
+    metrics = score(clips, *per_speaker[:2])
+    plain = score(clips, *population[:2])
     return {
         **metrics,
+        "calibration": calibration(clips, *per_speaker[2:]),
         "emotion_labels": list(VOICE_EMOTIONS),
         "speaker_normalisation": "per_speaker",
         "without_normalisation": {"arousal_accuracy": plain["arousal_accuracy"], "uar4": plain["uar4"],
-                                  "per_class_recall": plain["per_class_recall"]},
+                                  "per_class_recall": plain["per_class_recall"],
+                                  "calibration": calibration(clips, *population[2:]),
+                                  "calibration_without_sharpness": calibration(clips, *unscaled[2:])},
         "ms_per_second_of_audio": round(ms_per_second, 3),
         "timing_passes": TIMING_PASSES,
         "n_clips": len(clips),
@@ -133,7 +167,9 @@ def main() -> int:
     m = evaluate(args.model, clips)
     print(f"{m['n_clips']} clips of {len(m['speakers'])} speakers: arousal {m['arousal_accuracy']}, uar4 {m['uar4']} "
           f"(per-speaker normalisation); without: arousal {m['without_normalisation']['arousal_accuracy']}, "
-          f"uar4 {m['without_normalisation']['uar4']}; {m['ms_per_second_of_audio']:.2f} ms per second of audio")
+          f"uar4 {m['without_normalisation']['uar4']}; emotion ECE {m['calibration']['emotions']['ece']} per speaker, "
+          f"{m['without_normalisation']['calibration']['emotions']['ece']} without; "
+          f"{m['ms_per_second_of_audio']:.2f} ms per second of audio")
     print(json.dumps(m))
     return 0
 

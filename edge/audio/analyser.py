@@ -7,7 +7,8 @@ segment once per hop of audio time. Nothing is kept beyond the ring: the stage h
 
 Features are standardised per driver: SpeakerNormaliser learns the driver's voice from the voiced frames of
 non-overlapping segments (overlapping ones would count frames twice); until it has audio.speaker_min_s of speech,
-the training speakers' statistics from the model's manifest stand in, and the estimate says which was used.
+the training speakers' statistics from the model's manifest stand in, and the estimate says which was used; its
+probabilities are then flattened by the manifest's population_sharpness, since they are less often right.
 """
 
 from __future__ import annotations
@@ -70,7 +71,7 @@ class VoiceAnalyser:
             normalised, normalisation = self.speaker.apply(frames), "speaker"
         else:
             normalised, normalisation = self.model.normalise_population(frames), "population"
-        scores = self.model.predict(normalised)
+        scores = self.model.predict(normalised, population=normalisation == "population")
         return VoiceEstimate(
             t=segment.t_end,
             speech_fraction=quality.speech_fraction,

@@ -77,8 +77,17 @@ class VoiceScores:
     emotions: dict[str, float]  # VOICE_EMOTIONS -> probability, summing to 1
 
 
-def _softmax_if_needed(p: np.ndarray) -> np.ndarray:
+# The int8 outputs' step is 1/256: a class rounded to 0 gets half a step before population_sharpness raises the
+# probabilities to a power, so that flattening can lift it.
+_PROBABILITY_FLOOR = 0.5 / 256
+
+
+def _softmax_if_needed(p: np.ndarray, sharpness: float = 1.0) -> np.ndarray:
+    """The output as probabilities summing to 1; with sharpness k != 1, p^k renormalised: softmax(t d)^k / sum is
+    softmax(k t d), the graph's temperature t scaled by k."""
     p = np.clip(p.astype(np.float64), 0.0, None)  # int8 rounding can leave a tiny negative
+    if sharpness != 1.0:
+        p = np.maximum(p, _PROBABILITY_FLOOR) ** sharpness
     total = p.sum()
     return p / total if total > 0 else np.full(len(p), 1.0 / len(p))
 
@@ -88,9 +97,13 @@ class VoiceModel:
 
     def __init__(self, model: Model, population_mean: np.ndarray | None = None,
                  population_std: np.ndarray | None = None, statistics_mean: np.ndarray | None = None,
-                 statistics_scale: np.ndarray | None = None):
+                 statistics_scale: np.ndarray | None = None,
+                 population_sharpness: tuple[float, float] = (1.0, 1.0)):
         """statistics_mean/scale: the model_input standardisation (the manifest's); without them the model is fed
-        segment_statistics as they are."""
+        segment_statistics as they are. population_sharpness: (arousal, emotions) powers for the probabilities of
+        population-standardised input (the manifest's; below 1 they are less confident): the graph's temperatures
+        are fitted on speaker-standardised input, and a voice standardised with the training speakers'
+        statistics is classified less accurately, so the same confidence would overstate it."""
         if model.inputs[0].shape[-1] != N_STATISTICS:
             raise ValueError(f"{model.path.name}: input {model.inputs[0].shape}, expected (1, {N_STATISTICS})")
         self.model = model
@@ -106,6 +119,9 @@ class VoiceModel:
                 raise ValueError(f"{name} of shape {value.shape}: expected ({N_STATISTICS},)")
         if (self.statistics_mean is None) != (self.statistics_scale is None):
             raise ValueError("statistics_mean and statistics_scale come together")
+        self.population_sharpness = tuple(float(k) for k in population_sharpness)
+        if len(self.population_sharpness) != 2 or not all(0 < k <= 10 for k in self.population_sharpness):
+            raise ValueError(f"population_sharpness {population_sharpness}: expected two powers in (0, 10]")
 
     def _output_order(self) -> tuple[int, int]:
         """(arousal index, emotions index) among the model's outputs, told apart by their width."""
@@ -134,20 +150,24 @@ class VoiceModel:
         standardise = "statistics_mean" in entry
         return cls(model, np.array(entry["population_mean"]), np.array(entry["population_std"]),
                    np.array(entry["statistics_mean"]) if standardise else None,
-                   np.array(entry["statistics_scale"]) if standardise else None)
+                   np.array(entry["statistics_scale"]) if standardise else None,
+                   tuple(entry.get("population_sharpness", (1.0, 1.0))))
 
     def normalise_population(self, frames: np.ndarray) -> np.ndarray:
         """Frames standardised with the training speakers' statistics (before a driver's own are ready)."""
         return ((np.asarray(frames, np.float64) - self.population_mean) / self.population_std).astype(np.float32)
 
-    def predict(self, normalised_frames: np.ndarray) -> VoiceScores:
-        """normalised_frames: voiced frames (voiced_frames) of one segment (~1-3 s), already standardised."""
+    def predict(self, normalised_frames: np.ndarray, population: bool = False) -> VoiceScores:
+        """normalised_frames: voiced frames (voiced_frames) of one segment (~1-3 s), already standardised: with
+        the speaker's own statistics, or with `population` the training speakers' (normalise_population), whose
+        probabilities are raised to population_sharpness."""
         statistics = segment_statistics(normalised_frames)
         if self.statistics_mean is not None:
             statistics = model_input(statistics, self.statistics_mean, self.statistics_scale)
         outputs = self.model.run(statistics[None])
-        arousal = _softmax_if_needed(outputs[self._outputs[0]].reshape(-1))
-        emotions = _softmax_if_needed(outputs[self._outputs[1]].reshape(-1))
+        sharpness = self.population_sharpness if population else (1.0, 1.0)
+        arousal = _softmax_if_needed(outputs[self._outputs[0]].reshape(-1), sharpness[0])
+        emotions = _softmax_if_needed(outputs[self._outputs[1]].reshape(-1), sharpness[1])
         return VoiceScores(
             {c: float(p) for c, p in zip(AROUSAL_CLASSES, arousal)},
             {c: float(p) for c, p in zip(VOICE_EMOTIONS, emotions)},

@@ -72,15 +72,25 @@ def test_on_actors_it_never_heard(held_out: dict) -> None:
     assert held_out["uar4"] >= 0.74, held_out
     assert held_out["without_normalisation"]["arousal_accuracy"] >= 0.77, held_out
     assert held_out["without_normalisation"]["uar4"] >= 0.63, held_out
+    # calibration (ECE): per speaker arousal 0.036, emotions 0.091; population arousal 0.038 with the manifest's
+    # population_sharpness against 0.094 without it
+    assert held_out["calibration"]["arousal"]["ece"] <= 0.06, held_out
+    assert held_out["calibration"]["emotions"]["ece"] <= 0.12, held_out
+    population = held_out["without_normalisation"]
+    assert population["calibration"]["arousal"]["ece"] <= 0.06, held_out
+    assert population["calibration"]["arousal"]["ece"] < population["calibration_without_sharpness"]["arousal"]["ece"]
 
 
 @pytest.mark.datasets
 @needs_ravdess
 def test_eval_prints_the_metrics_as_its_last_line(held_out: dict) -> None:
-    for key in ("arousal_accuracy", "uar4", "per_class_recall", "confusion", "emotion_labels",
+    for key in ("arousal_accuracy", "uar4", "per_class_recall", "confusion", "emotion_labels", "calibration",
                 "speaker_normalisation", "without_normalisation", "ms_per_second_of_audio", "n_clips", "model_bytes"):
         assert key in held_out
-    assert set(held_out["without_normalisation"]) >= {"arousal_accuracy", "uar4"}
+    assert set(held_out["without_normalisation"]) >= {"arousal_accuracy", "uar4", "calibration"}
+    for head, n in (("arousal", 208), ("emotions", 144)):
+        c = held_out["calibration"][head]
+        assert c["n"] == n and 0 <= c["ece"] <= 1 and 0 < c["confidence"] <= 1
     assert held_out["uar4"] == pytest.approx(np.mean(list(held_out["per_class_recall"].values())), abs=1e-3)
     assert sum(map(sum, held_out["confusion"])) == held_out["n_emotion4"] == 4 * 36  # 12 neutral+calm, 8 of each other
     assert held_out["ms_per_second_of_audio"] > 0 and held_out["model_bytes"] <= 500_000

@@ -85,6 +85,22 @@ def test_speech_is_classified_and_quiet_is_unknown(drive_audio):
     assert modes == sorted(modes, key=("population", "speaker").index)
 
 
+def test_population_estimates_get_the_population_sharpness(drive_audio, monkeypatch):
+    """Until the driver's own statistics are ready the model is asked for population-calibrated probabilities
+    (VoiceModel.predict(..., population=True)), and only then."""
+    from edge.audio.voice import VoiceModel
+
+    asked = []
+    predict = VoiceModel.predict
+    monkeypatch.setattr(VoiceModel, "predict", lambda self, frames, population=False:
+                        asked.append(population) or predict(self, frames, population))
+    path, _, _ = drive_audio
+    _, estimates = run_stage(path, Config())
+    modes = [e.normalisation for e in estimates if e.arousal is not None]
+    assert "population" in modes and "speaker" in modes
+    assert asked == [m == "population" for m in modes]
+
+
 def test_replaying_the_same_audio_gives_the_same_estimates(drive_audio):
     path, _, _ = drive_audio
     _, first = run_stage(path, Config())

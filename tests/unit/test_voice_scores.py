@@ -1,6 +1,8 @@
 """The committed voice model: int8, small, trained on today's feature parameters, deterministic scores."""
 
 import json
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -110,3 +112,47 @@ def test_the_loaded_model_standardises_its_input_as_training_did(voice: VoiceMod
     finally:
         voice.model.run = run
     np.testing.assert_array_equal(seen[0], expected[None])
+
+
+def test_population_input_gets_the_manifest_sharpness(voice: VoiceModel) -> None:
+    """The graph's temperatures fit speaker-standardised input; population-standardised input is classified less
+    accurately, so its probabilities are raised to population_sharpness (< 1: less confident) and renormalised,
+    which is the softmax of the logits scaled by that power. The argmax stays."""
+    entry = tomllib.loads(manifest_path(MODELS).read_text(encoding="utf-8"))["models"]["voice"]
+    k_arousal, k_emotions = entry["population_sharpness"]
+    assert voice.population_sharpness == pytest.approx((k_arousal, k_emotions))
+    assert 0.2 < k_arousal < 1.0 and 0.2 < k_emotions < 1.0
+    frames = np.random.default_rng(4).normal(0.3, 1.2, size=(250, FRAME_DIM)).astype(np.float32)
+    plain, population = voice.predict(frames), voice.predict(frames, population=True)
+    p = np.maximum(np.array([plain.emotions[c] for c in VOICE_EMOTIONS]), 0.5 / 256) ** k_emotions
+    np.testing.assert_allclose([population.emotions[c] for c in VOICE_EMOTIONS], p / p.sum(), atol=1e-9)
+    assert max(population.emotions.values()) < max(plain.emotions.values())
+    assert max(population.emotions, key=population.emotions.get) == max(plain.emotions, key=plain.emotions.get)
+    assert abs(population.arousal["high"] - 0.5) <= abs(plain.arousal["high"] - 0.5)
+    assert sum(population.arousal.values()) == pytest.approx(1.0)
+
+
+def test_sharpness_defaults_to_none_and_is_checked(voice: VoiceModel) -> None:
+    entry = tomllib.loads(manifest_path(MODELS).read_text(encoding="utf-8"))["models"]["voice"]
+    old = {k: v for k, v in entry.items() if k != "population_sharpness"}  # a manifest from before it
+    plain = VoiceModel.from_entry(voice.model, old)
+    assert plain.population_sharpness == (1.0, 1.0)
+    frames = np.random.default_rng(5).normal(size=(120, FRAME_DIM)).astype(np.float32)
+    assert plain.predict(frames, population=True) == plain.predict(frames)
+    for bad in ((0.0, 0.5), (0.5,), (0.5, -1.0)):
+        with pytest.raises(ValueError, match="population_sharpness"):
+            VoiceModel.from_entry(voice.model, {**entry, "population_sharpness": list(bad)})
+
+
+def test_expected_calibration_error() -> None:
+    """The calibration that tools/eval_voice.py and the training tool's LOSO report."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tools"))
+    from eval_voice import expected_calibration_error
+
+    truth = np.array([0, 0, 1, 1])
+    right = np.array([[0.9, 0.1], [0.9, 0.1], [0.1, 0.9], [0.1, 0.9]])  # 90 % sure, always right: 0.1 off
+    assert expected_calibration_error(right, truth)["ece"] == pytest.approx(0.1)
+    half = np.array([[0.55, 0.45], [0.45, 0.55], [0.45, 0.55], [0.55, 0.45]])  # 55 % sure, right half the time
+    m = expected_calibration_error(half, truth)
+    assert m["ece"] == pytest.approx(0.05) and m["accuracy"] == 0.5 and m["confidence"] == pytest.approx(0.55)
+    assert expected_calibration_error(np.zeros((0, 2)), truth[:0])["ece"] is None
