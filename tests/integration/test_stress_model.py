@@ -164,3 +164,19 @@ def test_logistic_baseline_lodo_on_three_drives(monkeypatch):
     assert set(r["per_drive"]) == set(names) and r["n"] == sum(map(sum, r["confusion"])) > 2000
     # measured 64.8 % / 60.6 % / 82.4 % (2206 windows): a linear model on two drivers, far above chance
     assert r["accuracy"] >= 0.6 and r["binary_accuracy"] >= 0.78
+
+
+def test_own_history_ranks_a_measure_among_the_drivers_windows_so_far():
+    """stress_personal's feature: a heart rate that only rises ranks at the top once the history is long enough;
+    before that, and for a modality that is missing (no GSR), the feature is 0 with its flag down."""
+    from stress_data import Drive, drive_features
+    from stress_personal import MIN_HISTORY, own_history
+
+    t = np.arange(0.0, 1500.0, 1 / 15.5)
+    drive = Drive("driveR", t, 60.0 + 30.0 * t / t[-1], np.full(len(t), np.nan), [], "foot GSR(mV)")
+    f = own_history(drive, drive_features(drive, 300.0))
+    hr, flag = f.x[:, FEATURE_NAMES.index("hr")], f.x[:, FEATURE_NAMES.index("has_ecg")]
+    assert flag.all() and not f.x[:, FEATURE_NAMES.index("has_eda")].any()
+    assert np.all(hr[: MIN_HISTORY - 1] == 0.0)
+    assert np.all(hr[MIN_HISTORY:] > 0.45)  # the newest window is the highest so far
+    assert not f.x[:, FEATURE_NAMES.index("scl")].any()
