@@ -1,0 +1,82 @@
+"""`dms report RUN.jsonl|VIDEO|DRIVE_DIR [--out report.html] [--labels labels.json [--clip NAME]]`: the messages of
+a run, then the page, written atomically.
+
+A RUN.jsonl (`dms replay --jsonl`) is read as it is; a video or a drive folder is replayed in-process through the
+same pipeline first (the caller passes `replay`, the CLI's), its messages kept in memory: no frame or audio is kept
+or written, only what the MQTT messages carry.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from edge.eval.labels import LabelsError, find_clip, load_labels
+from edge.report.html import render
+from edge.report.run import ReportInputError, build_run, read_messages
+from edge.sinks.base import Sink
+from edge.sinks.encoding import dumps
+
+
+class MessageCollector:
+    """A sink that keeps every message as a RUN.jsonl line would hold it (the MQTT encoding: NaN as null)."""
+
+    def __init__(self) -> None:
+        self.messages: list[dict[str, Any]] = []
+
+    def publish(self, topic: str, payload: dict[str, Any]) -> None:
+        self.messages.append(json.loads(dumps({"topic": topic, "payload": payload})))
+
+    def close(self) -> None:
+        pass
+
+
+Replay = Callable[[Path, list[Sink]], None]  # replays a video or drive folder into these sinks
+
+
+def messages_of(path: Path, replay: Replay) -> list[dict[str, Any]]:
+    if path.is_file() and path.suffix == ".jsonl":
+        return read_messages(path)
+    collector = MessageCollector()
+    replay(path, [collector])
+    return collector.messages
+
+
+def labelled_spans(labels_file: Path, clip: str) -> list[tuple[str, float, float]]:
+    """(kind, start s, end s) of the clip's entry in a labels.json (dms eval's), found by file name or stem; frame k
+    at k / fps. Raises ReportInputError when the file is bad or has no entry for the clip."""
+    try:
+        entry = find_clip(load_labels(labels_file), clip)
+    except LabelsError as err:
+        raise ReportInputError(str(err)) from None
+    if entry is None:
+        raise ReportInputError(f"{labels_file}: no entry for {clip} (name it with --clip)")
+    return [(e.kind, (iv := entry.interval(e)).start, iv.end) for e in entry.events]
+
+
+def write_report(path: Path, out: Path, replay: Replay, labels: Path | None = None, clip: str | None = None) -> str:
+    """Make the report of `path` into `out`, with the labelled events of `labels` (for `clip`, by default the
+    path's name) when given; returns a one-line description. Raises ReportInputError."""
+    spans = labelled_spans(labels, clip or path.name) if labels is not None else []  # bad labels: before a replay
+    run = build_run(messages_of(path, replay), str(path))
+    run.labelled = spans
+    page = render(run, f"Drive report: {path.name}", f"{path} — {run.duration_s:.1f} s, {len(run.t)} state "
+                  f"messages, {len(run.alerts)} alerts (dms report)")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    # atomic: a reader (or a browser refreshing) never sees half a page
+    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", dir=out.parent)
+    try:
+        umask = os.umask(0)
+        os.umask(umask)
+        os.fchmod(fd, 0o666 & ~umask)  # as open() would make it: mkstemp's 0600 would hide it from a web server
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(page)
+        os.replace(tmp, out)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return f"{out}: {run.duration_s:.1f} s, {len(run.alerts)} alerts, {len(page) // 1024} KiB"
