@@ -36,10 +36,12 @@ def free_port() -> int:
 class Mosquitto:
     host = "127.0.0.1"
 
-    def __init__(self, port: int | None = None, persistence: bool = False, anonymous: bool = True, extra: str = ""):
+    def __init__(self, port: int | None = None, persistence: bool = False, anonymous: bool = True, extra: str = "",
+                 tail: str = ""):
         """`persistence`: keep sessions and queued messages across a restart (a clean stop saves them), so a
         persistent-session subscriber misses nothing that was published while it reconnected. `extra`: more
-        listener options (TLS files, password_file), written right after the listener line."""
+        listener options (TLS files, password_file), written right after the listener line. `tail`: written last
+        (a bridge's `connection` section, whose options run to the end of the file)."""
         self.port = port or free_port()
         self.dir = Path(tempfile.mkdtemp(prefix="dms-mosquitto-"))
         # Root mosquitto drops to the `mosquitto` user: the folder must be readable, and writable for persistence.
@@ -54,6 +56,7 @@ class Mosquitto:
             + "log_dest stderr\n"
             "log_type error\n"
             "log_type warning\n"
+            + tail
         )
         self.conf.chmod(0o644)
         self.proc: subprocess.Popen[bytes] | None = None
