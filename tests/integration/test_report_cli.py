@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from tests import browser
+
 ROOT = Path(__file__).resolve().parents[2]
 CLIP = "WolfgangLanger_Pexels.mp4"
 
@@ -74,3 +76,25 @@ def test_report_refuses_bad_input_with_a_clear_message(tmp_path):
     assert proc.returncode == 2 and "bad.jsonl:2" in proc.stderr
     proc = dms("report", str(tmp_path / "nothing.mp4"))
     assert proc.returncode == 2 and "no such file" in proc.stderr
+
+
+@pytest.mark.skipif(browser.available() is not None, reason=str(browser.available()))
+def test_report_renders_offline_in_headless_chromium(run_jsonl, tmp_path):
+    """The page in a real browser with no network: the timelines are drawn, every alert is a row, and nothing was
+    requested from anywhere but the file itself."""
+    from selenium.webdriver.common.by import By
+
+    out = tmp_path / "report.html"
+    assert dms("report", str(run_jsonl), "--out", str(out)).returncode == 0
+    with browser.chromium() as driver:
+        driver.get(out.as_uri())
+        svg = driver.find_element(By.CSS_SELECTOR, "svg")
+        assert svg.size["width"] > 600 and svg.size["height"] > 400  # drawn, not an empty box
+        titles = [t.text for t in driver.find_elements(By.CSS_SELECTOR, "svg text")]
+        assert "eye closure" in titles and "alerts" in titles
+        rows = driver.find_elements(By.XPATH, "//h2[.='Every alert']/following-sibling::table[1]//tr")
+        assert len(rows) - 1 == len(alert_rows(out.read_text()))  # the header row, then one per alert
+        requested = driver.execute_script("return performance.getEntriesByType('resource').map(e => e.name)")
+        assert requested == []
+        shot = browser.screenshot(driver, "report.png")
+    assert shot.stat().st_size > 20_000
