@@ -335,27 +335,13 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from edge.report.command import write_report
-    from edge.report.run import ReportInputError
+    from edge.report.command import ReportInputError, run_report
 
-    try:
-        import matplotlib  # noqa: F401
-    except ImportError:
-        raise UsageError("needs matplotlib: pip install 'edge-dms[report]' (make venv installs it)") from None
     cfg = _config(args)
-
-    def replay(path: Path, sinks: list[Sink]) -> None:
-        _replay_one(path, cfg, lambda _: sinks, 0.0, label=f"{path.name} ")
-
-    path = Path(args.path)
-    if not path.exists():
-        raise UsageError(f"{path}: no such file or folder")
     try:
-        print(write_report(path, Path(args.out), replay, Path(args.labels) if args.labels else None, args.clip),
-              file=sys.stderr)
+        return run_report(args, lambda path, sinks: _replay_one(path, cfg, lambda _: sinks, 0.0, f"{path.name} "))
     except ReportInputError as err:
         raise UsageError(str(err)) from None
-    return EXIT_OK
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -422,11 +408,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--audio", metavar="WAV", help="also time the voice stage on this 16 kHz mono speech recording")
     p.set_defaults(func=cmd_bench)
 
+    from edge.report.command import add_arguments as report_arguments
+
     p = with_config(sub.add_parser("report", help="an HTML report of a run: timelines, alerts, summary (offline)"))
-    p.add_argument("path", help="a RUN.jsonl of dms replay --jsonl, a video file or a drive folder")
-    p.add_argument("--out", default="report.html", metavar="FILE", help="the HTML file to write (default report.html)")
-    p.add_argument("--labels", metavar="FILE", help="a labels.json of dms eval: draw the clip's labelled events")
-    p.add_argument("--clip", metavar="NAME", help="the clip's name in --labels (default: the path's file name)")
+    report_arguments(p)
     p.set_defaults(func=cmd_report)
 
     from edge.eval.command import add_arguments

@@ -8,8 +8,10 @@ or written, only what the MQTT messages carry.
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
+import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -35,7 +37,7 @@ class MessageCollector:
         pass
 
 
-Replay = Callable[[Path, list[Sink]], None]  # replays a video or drive folder into these sinks
+Replay = Callable[[Path, list[Sink]], object]  # replays a video or drive folder into these sinks
 
 
 def messages_of(path: Path, replay: Replay) -> list[dict[str, Any]]:
@@ -80,3 +82,24 @@ def write_report(path: Path, out: Path, replay: Replay, labels: Path | None = No
         Path(tmp).unlink(missing_ok=True)
         raise
     return f"{out}: {run.duration_s:.1f} s, {len(run.alerts)} alerts, {len(page) // 1024} KiB"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("path", help="a RUN.jsonl of dms replay --jsonl, a video file or a drive folder")
+    p.add_argument("--out", default="report.html", metavar="FILE", help="the HTML file to write (default report.html)")
+    p.add_argument("--labels", metavar="FILE", help="a labels.json of dms eval: draw the clip's labelled events")
+    p.add_argument("--clip", metavar="NAME", help="the clip's name in --labels (default: the path's file name)")
+
+
+def run_report(args: argparse.Namespace, replay: Replay) -> int:
+    """`dms report`: 0 when written. Raises ReportInputError for bad input (the CLI's exit code 2)."""
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        raise ReportInputError("needs matplotlib: pip install 'edge-dms[report]' (make venv installs it)") from None
+    path = Path(args.path)
+    if not path.exists():
+        raise ReportInputError(f"{path}: no such file or folder")
+    labels = Path(args.labels) if args.labels else None
+    print(write_report(path, Path(args.out), replay, labels, args.clip), file=sys.stderr)
+    return 0
