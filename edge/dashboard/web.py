@@ -112,8 +112,8 @@ def build_app(hub: Hub, link: Link, password: str | None) -> web.Application:
                 if change is None:
                     break
                 await response.write(f"data: {dumps(change)}\n\n".encode())
-        except (ConnectionResetError, asyncio.CancelledError):
-            pass  # the browser left (or the server stops)
+        except ConnectionResetError:
+            pass  # the browser left: noticed at the next write (a keepalive at the latest)
         finally:
             hub.unsubscribe(queue)
         return response

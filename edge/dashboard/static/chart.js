@@ -25,9 +25,10 @@ function drawChart(canvas, points, key, opts) {
     ctx.stroke();
     ctx.fillText(String(Math.round(v * 100) / 100), 2, y(v) + 4);
   }
-  for (let m = 0; m <= span / 60; m++) {  // a tick per minute before now
-    const tx = x(now - m * 60);
-    ctx.fillText(m === 0 ? "now" : `-${m} min`, Math.max(left, tx - 16), h - 4);
+  const step = Math.max(1, Math.ceil(span / 60 / 5));  // at most six labels on the time axis
+  for (let m = 0; m <= span / 60; m += step) {
+    const tx = x(now - m * 60) - 16;
+    if (tx >= left - 4) ctx.fillText(m === 0 ? "now" : `-${m} min`, Math.max(left, tx), h - 4);
   }
   ctx.strokeStyle = opts.color || "#2563eb";
   ctx.lineWidth = 1.8;
