@@ -8,9 +8,10 @@ import logging
 import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Sequence
+from typing import TYPE_CHECKING, Callable, Sequence
 
 from edge.config import Config, ConfigError, load_config, with_overrides
+from edge.config.mqtt_url import MqttUrlError, with_mqtt_url
 
 if TYPE_CHECKING:
     from edge.monitor.driver import DriverState
@@ -155,32 +156,6 @@ def _replay_one(
                 sink.close()
 
 
-def _with_mqtt(cfg: Config, url: str | None, device_id: str | None) -> Config:
-    """--mqtt mqtt://HOST[:PORT] (mqtts:// for TLS) and --device-id, validated like the config file."""
-    from urllib.parse import urlsplit
-
-    overrides: dict[str, Any] = {}
-    if device_id is not None:
-        overrides["device_id"] = device_id
-    if url is not None:
-        parts = urlsplit(url)
-        if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
-            raise UsageError(f"--mqtt {url!r}: expected mqtt://HOST[:PORT] or mqtts://HOST[:PORT]")
-        try:
-            port = parts.port
-        except ValueError:
-            raise UsageError(f"--mqtt {url!r}: bad port") from None
-        if parts.password:
-            raise UsageError("--mqtt: no password in the URL (it would show in the process list); "
-                             f"set ${cfg.mqtt.password_env} instead")
-        tls = parts.scheme == "mqtts"
-        mqtt = {"enabled": True, "host": parts.hostname, "port": port or (8883 if tls else 1883), "tls": tls}
-        if parts.username:
-            mqtt["username"] = parts.username
-        overrides["mqtt"] = mqtt
-    return with_overrides(cfg, "--mqtt/--device-id", overrides)
-
-
 def _pace(args: argparse.Namespace) -> float:
     """--pace, or --speed, its deprecated alias (speed is the vehicle's elsewhere)."""
     if args.speed is not None:
@@ -199,7 +174,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
     from edge.sinks.jsonl import JsonlSink
     from edge.sinks.replay_mqtt import replay_mqtt_sink
 
-    cfg = _with_mqtt(_config(args), args.mqtt, args.device_id)
+    cfg = with_mqtt_url(_config(args), args.mqtt, args.device_id)
     pace = _pace(args)
     console = not args.quiet and args.jsonl != "-"
 
@@ -348,7 +323,7 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
     from edge.dashboard.command import DashboardUsageError, run
 
     try:
-        return run(args, lambda: _with_mqtt(load_config(args.config), args.mqtt, None).mqtt)
+        return run(args, lambda: with_mqtt_url(load_config(args.config), args.mqtt, None).mqtt)
     except DashboardUsageError as err:
         raise UsageError(str(err)) from None
 
@@ -446,7 +421,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as err:
         print(err.report(), file=sys.stderr)
         return EXIT_USAGE
-    except UsageError as err:
+    except (UsageError, MqttUrlError) as err:
         print(f"dms {args.command}: {err}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
