@@ -26,9 +26,10 @@ demo: models
 # The tests start a real mosquitto broker on a loopback port and a socat pty pair as a serial port; PyAudio needs
 # PortAudio; the VAD tests synthesise speech with espeak-ng and resample it with sox; the gpsd speed source is
 # tested against a real gpsd fed by gpsfake (Debian: gpsfake is in gpsd-clients); the report and dashboard pages are
-# tested in a real headless Chromium (chromium-driver, through Selenium). Debian's packages, installed as root (as
+# tested in a real headless Chromium (chromium-driver, through Selenium), the dashboard's PostgreSQL store against
+# a real server the tests start (only the binaries are used). Debian's packages, installed as root (as
 # CI runs) when missing.
-SYSTEM_PACKAGES := mosquitto socat portaudio19-dev espeak-ng sox gpsd gpsd-clients chromium chromium-driver
+SYSTEM_PACKAGES := mosquitto socat portaudio19-dev espeak-ng sox gpsd gpsd-clients chromium chromium-driver postgresql
 system-deps:
 	@missing=$$(for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	test -z "$$missing" || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; }

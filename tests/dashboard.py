@@ -24,15 +24,16 @@ ROOT = Path(__file__).resolve().parents[1]
 
 class Dashboard:
     def __init__(self, broker: Mosquitto, tmp: Path, *args: str, env: dict[str, str] | None = None,
-                 password: str | None = None, mqtt_url: str | None = None):
+                 password: str | None = None, mqtt_url: str | None = None, store: str | None = None):
+        """`store`: a --store URL (default: a SQLite file in `tmp`)."""
         self.tmp = tmp
-        self.store = tmp / "dashboard.sqlite"
+        self.store = store or str(tmp / "dashboard.sqlite")
         self.config = tmp / "dashboard.toml"
         if not self.config.exists():  # one client id per test: its broker session survives a dashboard restart
             self.config.write_text(f'[mqtt]\nclient_id = "dash-test-{free_port()}"\n'
                                    "reconnect_min_s = 0.05\nreconnect_max_s = 0.2\n")
         self.argv = [sys.executable, "-m", "edge.cli", "--log-level", "INFO", "dashboard", "--config",
-                     str(self.config), "--mqtt", mqtt_url or broker.url, "--store", str(self.store),
+                     str(self.config), "--mqtt", mqtt_url or broker.url, "--store", self.store,
                      "--listen", "127.0.0.1:0", *args]
         self.env = {"PATH": "/usr/bin:/bin", **(env or {})}
         self.password = password

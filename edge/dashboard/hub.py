@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import sqlite3
 import time
 from typing import Any
 
 from edge.dashboard import messages
 from edge.dashboard.fleet import Fleet
-from edge.dashboard.store import EventStore
+from edge.dashboard.store import EventStore, StoreUnavailable
 from edge.names import EVENTS
 
 log = logging.getLogger("edge.dashboard")
@@ -54,7 +53,7 @@ class Hub:
         if msg.topic == EVENTS:
             try:
                 seq = self.store.add(msg.device, msg.payload, received)
-            except sqlite3.Error as err:
+            except StoreUnavailable as err:
                 self.store_failed += 1
                 log.error("event store: cannot record an event (%s); it is shown but not kept", err)
                 seq = None

@@ -1,7 +1,7 @@
 """The event history: every alert message once, in the order it first arrived, across restarts.
 
-`EventStore` is what the dashboard needs; `SqliteStore` (stdlib sqlite3, WAL) implements it, and a PostgreSQL
-store can implement it later behind `open_store`'s `postgresql://` URL. The key (device, id, type, t) is the
+`EventStore` is what the dashboard needs; `SqliteStore` (stdlib sqlite3, WAL) implements it, and `PostgresStore`
+(store_postgres.py) behind `open_store`'s `postgresql://` URL. The key (device, id, type, t) is the
 de-duplication key of docs/mqtt.md: a message delivered again (after a broker or dashboard restart) is ignored.
 Used from one thread (the dashboard's event loop).
 """
@@ -34,7 +34,11 @@ CREATE INDEX IF NOT EXISTS events_device ON events (device, seq);
 
 
 class StoreError(Exception):
-    """The store cannot be opened (bad URL, unwritable file): a usage error."""
+    """The store cannot be opened (bad URL, unwritable file, no database): a usage error."""
+
+
+class StoreUnavailable(Exception):
+    """A store that was open failed a call (disk full, database gone): the hub counts it and carries on."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,12 +78,15 @@ class SqliteStore:
             raise StoreError(f"cannot open the event store {path}: {err}") from None
 
     def add(self, device: str, event: dict[str, Any], received: float) -> int | None:
-        cur = self._db.execute(
-            "INSERT OR IGNORE INTO events (device, id, type, t, kind, level, received, payload) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (device, event["id"], event["type"], float(event["t"]), event["kind"], event["level"], received,
-             json.dumps(event, separators=(",", ":"))),
-        )
+        try:
+            cur = self._db.execute(
+                "INSERT OR IGNORE INTO events (device, id, type, t, kind, level, received, payload) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (device, event["id"], event["type"], float(event["t"]), event["kind"], event["level"], received,
+                 json.dumps(event, separators=(",", ":"))),
+            )
+        except sqlite3.Error as err:
+            raise StoreUnavailable(str(err)) from None
         return cur.lastrowid if cur.rowcount == 1 else None
 
     def events(self, device: str | None = None, limit: int = 200, before: int | None = None) -> list[StoredEvent]:
@@ -109,13 +116,15 @@ def default_path() -> Path:
 
 
 def open_store(url: str | None) -> EventStore:
-    """`sqlite:///abs/path.sqlite`, `sqlite:relative.sqlite`, a bare path, or None (the default path)."""
+    """`postgresql://USER@HOST[:PORT]/DB` (a password from the URL or libpq's PGPASSWORD / ~/.pgpass),
+    `sqlite:///abs/path.sqlite`, `sqlite:relative.sqlite`, a bare path, or None (the default path)."""
     if url is None:
         return SqliteStore(default_path())
     parts = urlsplit(url)
     if parts.scheme in ("postgresql", "postgres"):
-        raise StoreError("--store postgresql://: the PostgreSQL store is not implemented yet; use SQLite "
-                         "(sqlite:///path/to/file.sqlite, the default)")
+        from edge.dashboard.store_postgres import PostgresStore
+
+        return PostgresStore(url)
     if parts.scheme == "sqlite":
         path = url[len("sqlite://"):] if url.startswith("sqlite://") else url[len("sqlite:"):]
         if not path:

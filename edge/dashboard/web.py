@@ -24,6 +24,7 @@ from aiohttp import web
 from edge.dashboard.auth import REALM, authorized
 from edge.dashboard.hub import Hub
 from edge.dashboard.link import Link
+from edge.dashboard.store import StoreUnavailable
 from edge.names import SCHEMA_VERSION, command_topic
 from edge.sinks.commands import CommandError, parse_command
 from edge.sinks.encoding import dumps, encode
@@ -86,12 +87,18 @@ def build_app(hub: Hub, link: Link, password: str | None) -> web.Application:
         if detail is None:
             return _error(404, "no such device")
         limit = min(_int_arg(request, "limit", 200) or 0, MAX_LIMIT)
-        detail["events"] = [e.as_json() for e in hub.store.events(detail["id"], limit)]
+        try:
+            detail["events"] = [e.as_json() for e in hub.store.events(detail["id"], limit)]
+        except StoreUnavailable as err:  # the live state is still worth showing without the history
+            detail["events"], detail["events_error"] = [], f"event store unavailable: {err}"
         return _json(detail)
 
     async def events(request: web.Request) -> web.Response:
         limit = min(_int_arg(request, "limit", 200) or 0, MAX_LIMIT)
-        stored = hub.store.events(request.query.get("device"), limit, _int_arg(request, "before", None))
+        try:
+            stored = hub.store.events(request.query.get("device"), limit, _int_arg(request, "before", None))
+        except StoreUnavailable as err:
+            return _error(503, f"event store unavailable: {err}")
         return _json({"events": [e.as_json() for e in stored]})
 
     async def stream(request: web.Request) -> web.StreamResponse:

@@ -16,9 +16,10 @@ import pytest
 from edge.config import MqttConfig
 from edge.sinks.commands import Command
 from edge.sinks.mqtt import MqttSink
+from tests import postgres
 from tests.dashboard import ROOT, Dashboard
 from tests.integration.test_mqtt_tls import PASSWORD, _sink, tls_broker  # noqa: F401  (a fixture)
-from tests.mosquitto import Mosquitto, Subscriber, available
+from tests.mosquitto import Mosquitto, Subscriber, available, free_port
 from tests.polling import wait_until
 
 pytestmark = pytest.mark.skipif(not available(), reason="needs mosquitto (apt-get install -y mosquitto)")
@@ -31,6 +32,20 @@ def broker():
     b.start()
     yield b
     b.close()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request, tmp_path):
+    """A --store URL of each kind: a SQLite file, a real PostgreSQL server of its own."""
+    if request.param == "sqlite":
+        yield str(tmp_path / "events.sqlite")
+        return
+    if postgres.available() is not None:
+        pytest.skip(postgres.available())
+    server = postgres.Postgres()
+    server.start()
+    yield server.url
+    server.close()
 
 
 @pytest.fixture
@@ -111,9 +126,9 @@ def test_an_event_is_pushed_to_the_browser_within_a_second(broker, dashboard):
         pub.close()
 
 
-def test_the_store_has_every_event_once_in_order_across_a_restart(broker, tmp_path):
+def test_the_store_has_every_event_once_in_order_across_a_restart(broker, store_url, tmp_path):
     pub = Subscriber(broker, ["dms/st-1/none"])
-    dash = Dashboard(broker, tmp_path).start()
+    dash = Dashboard(broker, tmp_path, store=store_url).start()
     try:
         first = [event(1), event(2, "update"), event(3, "update"), event(4, "end")]
         for e in first:
@@ -226,11 +241,11 @@ def test_refused_before_anything_starts_with_exit_code_2(broker, tmp_path):
         (["--listen", "dashboard.example:8080"], "needs a password"),
         (["--listen", "8080"], "expected HOST:PORT"),
         (["--password-file", str(tmp_path / "empty")], "is empty"),
-        (["--store", "postgresql://db.example/dms"], "not implemented yet"),
+        (["--store", f"postgresql://dms@127.0.0.1:{free_port()}/dms"], "cannot open the event store"),
         (["--mqtt", "http://broker"], "expected mqtt://"),
     ]
     for args, message in cases:
-        argv = ["dashboard", "--mqtt", broker.url, "--store", str(store), *args]
+        argv = ["dashboard", "--mqtt", broker.url, *([] if "--store" in args else ["--store", str(store)]), *args]
         proc = _dms(*argv)
         assert proc.returncode == 2 and message in proc.stderr, (args, proc.returncode, proc.stderr)
         assert "Traceback" not in proc.stderr
@@ -276,3 +291,37 @@ def test_over_tls_with_credentials_from_the_credentials_directory(tls_broker, tm
     finally:
         dash.close()
         device.close()
+
+
+@pytest.mark.skipif(postgres.available() is not None, reason=str(postgres.available()))
+def test_a_database_outage_loses_no_live_alert_and_the_store_comes_back(broker, tmp_path):
+    """PostgreSQL stops while the dashboard runs: an event that arrives then is still shown and pushed (and counted
+    as not kept), the API says the history is unavailable, and once the server is back events are stored again."""
+    server = postgres.Postgres()
+    server.start()
+    pub = Subscriber(broker, ["dms/pg-1/none"])
+    dash = Dashboard(broker, tmp_path, store=server.url).start()
+    stream = dash.sse()
+    try:
+        pub.publish("dms/pg-1/events", json.dumps(event(1)))
+        assert wait_until(lambda: [_key(e) for e in dash.stored("pg-1")] == [_key(event(1))])
+        server.stop()
+        pub.publish("dms/pg-1/events", json.dumps(event(2, "update")))
+        assert stream.wait_for(lambda c: c.get("event", {}).get("t") == event(2)["t"])
+        assert wait_until(lambda: dash.get("/api/devices")["counts"]["store_failed"] == 1)
+        status, doc = dash.request("GET", "/api/events")
+        assert status == 503 and "event store unavailable" in doc["error"]
+        server.start()
+        pub.publish("dms/pg-1/events", json.dumps(event(3, "end")))
+        assert wait_until(lambda: status_ok(dash) and [_key(e) for e in dash.stored("pg-1")] ==
+                          [_key(event(1)), _key(event(3, "end"))])
+        assert dash.proc is not None and dash.proc.poll() is None
+    finally:
+        stream.close()
+        dash.close()
+        pub.close()
+        server.close()
+
+
+def status_ok(dash: Dashboard) -> bool:
+    return dash.request("GET", "/api/events")[0] == 200
