@@ -6,7 +6,7 @@ const match = location.pathname.match(/^\/device\/([^/]+)$/);
 const deviceId = match ? decodeURIComponent(match[1]) : null;
 const CHARTS = { kss: { min: 1, max: 9, color: "#7c3aed" }, closed_prob: { min: 0, max: 1, color: "#2563eb" },
                  off_road_s: { min: 0, color: "#d97706" }, stress: { min: 0, max: 1, color: "#dc2626" } };
-let history = [], historyS = 600, pending = {};
+let history = [], historyS = 600, pending = {}, early = {};  // pending: request id -> alert; early: see showResult
 
 function el(tag, attrs, ...children) {
   const node = document.createElement(tag);
@@ -28,6 +28,8 @@ async function acknowledge(device, alertId, button) {
   if (!r.ok) { button.disabled = false; alert(`acknowledgement refused: ${body.error}`); return; }
   pending[body.request_id] = alertId;
   button.textContent = "sent…";
+  const answered = early[body.request_id];
+  if (answered) { answered[1].replaceWith(resultItem(answered[0])); delete early[body.request_id]; }
 }
 
 function tile(d) {
@@ -76,11 +78,17 @@ function historyRow(stored) {
             el("td", {}, e.acknowledged ? "yes" : ""));
 }
 
-function showResult(r) {
+function resultItem(r) {
   const what = pending[r.request_id] ? `ack of ${pending[r.request_id]}` : r.command;
   const text = r.ok ? `ok${r.acknowledged !== undefined ? ` (acknowledged ${r.acknowledged})` : ""}` : `refused: ${r.reason}`;
-  document.getElementById("results").prepend(
-    el("li", { "data-request": r.request_id || "" }, `${time(r.received)} ${what}: `, pill(r.ok ? "ok" : "critical"), text));
+  return el("li", { "data-request": r.request_id || "" }, `${time(r.received)} ${what}: `, pill(r.ok ? "ok" : "critical"), text);
+}
+
+function showResult(r) {
+  const item = resultItem(r);
+  // a device can answer before this page has the POST's reply (and so the request id): label it when that comes
+  if (r.request_id && !pending[r.request_id]) early[r.request_id] = [r, item];
+  document.getElementById("results").prepend(item);
 }
 
 function redraw() {
