@@ -1,7 +1,8 @@
 """The fleet bridge as shipped (config/mosquitto-bridge.conf) between two real mosquitto brokers: a replay publishes
 to the vehicle's broker, the bridge carries it to the fleet's, and the link between them is cut and restored while
 alerts are being raised. The fleet sees every alert event the vehicle's broker saw, once after de-duplication
-(docs/mqtt.md), in order, and the bridge's retained up/down notification follows the link."""
+(docs/mqtt.md), in order; `dms dashboard` on the fleet broker records each of them once, in order; and the
+bridge's retained up/down notification follows the link."""
 
 import json
 import re
@@ -12,6 +13,8 @@ from pathlib import Path
 import pytest
 
 from tests import mosquitto
+from tests.dashboard import Dashboard
+from tests.polling import wait_until
 from tests.tcp_proxy import TcpProxy
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -53,8 +56,11 @@ def test_bridge_carries_every_event_in_order_across_a_cut_link(clip, tmp_path):
     on_fleet = mosquitto.Subscriber(fleet, [EVENTS, NOTIFICATION, f"dms/{DEVICE}/cmd/#"], client_id="fleet-dashboard",
                                     persistent=True)
     on_vehicle = mosquitto.Subscriber(vehicle, [EVENTS])  # what the device published: the reference
+    (tmp_path / "dashboard").mkdir()
+    dashboard = Dashboard(fleet, tmp_path / "dashboard")
     proc = None
     try:
+        dashboard.start()
         assert on_fleet.wait_for(lambda m: any(t == NOTIFICATION and p == b"1" for t, p, _ in m)), "no bridge"
         env = {"DMS_CACHE_DIR": str(tmp_path / "cache"), "PATH": "/usr/bin:/bin"}
         proc = subprocess.Popen(
@@ -76,6 +82,8 @@ def test_bridge_carries_every_event_in_order_across_a_cut_link(clip, tmp_path):
         assert on_fleet.wait_for(lambda m: deduplicated(keys([p for t, p, _ in m if t == EVENTS])) == reference, 30), (
             deduplicated(keys(on_fleet.on(EVENTS))), reference)
         assert during_cut < len(reference), "events published during the cut must arrive only after it"
+        stored = lambda: [(e["id"], e["type"], e["t"]) for e in dashboard.stored(DEVICE)]  # noqa: E731
+        assert wait_until(lambda: stored() == reference, 30), (stored(), reference)
         assert link.connections >= 2  # the bridge reconnected through the restored link
         notices = on_fleet.on(NOTIFICATION)
         assert notices[0] == b"1" and b"0" in notices[1:] and notices[-1] == b"1"  # up, down at the cut, up again
@@ -94,6 +102,7 @@ def test_bridge_carries_every_event_in_order_across_a_cut_link(clip, tmp_path):
     finally:
         if proc is not None and proc.poll() is None:
             proc.kill()
+        dashboard.close()
         on_fleet.close()
         on_vehicle.close()
         vehicle.close()
