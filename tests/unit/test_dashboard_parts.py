@@ -12,6 +12,7 @@ from edge.dashboard import messages
 from edge.dashboard.auth import AuthError, authorized, check_listen, is_loopback, parse_listen, read_password
 from edge.dashboard.fleet import Fleet
 from edge.dashboard.store import SqliteStore, StoreError, open_store
+from tests.mosquitto import free_port
 
 
 def event(t: float, typ: str = "start", alert: str = "a-1", kind: str = "sleep", acknowledged: bool = False) -> dict:
@@ -102,8 +103,9 @@ def test_the_store_records_each_event_once_in_order_and_survives_a_reopen(tmp_pa
 
 
 def test_store_urls(tmp_path):
-    with pytest.raises(StoreError, match="not implemented"):
-        open_store("postgresql://db/dms")
+    port = free_port()  # nothing listens there: refused at once, the URL's password never shown
+    with pytest.raises(StoreError, match=f"cannot open the event store postgresql://dms:\\*\\*\\*@127.0.0.1:{port}/dms"):
+        open_store(f"postgresql://dms:s3cret@127.0.0.1:{port}/dms")
     with pytest.raises(StoreError, match="expected"):
         open_store("redis://x")
     (tmp_path / "file").write_text("")
