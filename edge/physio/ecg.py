@@ -39,8 +39,11 @@ SEARCH_BACK_RR = 1.66
 # The mean RR that sets the search-back gap is capped at 1.5 s (40 bpm): a detector that locked onto ectopic beats
 # alone (their RR several seconds) still searches back, and its threshold decays onto the normal beats between them.
 MAX_MEAN_RR_S = 1.5
-# The first 10 s set the initial levels; 1 s blocks hold a beat each at >= 60 bpm and most of them down to 40 bpm.
-LEARN_S, LEARN_BLOCK_S = 10.0, 1.0
+# The first 60 s (the live stage's whole window) set the initial levels; 1 s blocks hold a beat each at >= 60 bpm
+# and most of them down to 40 bpm. Over the first 10 s only, a pause of several seconds there made the median block
+# maximum a P or T wave's, and the whole window then counted its P and T waves as beats (eval_ecg.py --window-s 60
+# --pauses: 166 false beats, against 36 over 60 s).
+LEARN_S, LEARN_BLOCK_S = 60.0, 1.0
 # A signal peak raises the signal level by at most this factor of it: ectopic beats with 30 times the energy of the
 # normal ones would otherwise lift the threshold over the normal beats that follow them.
 SPKI_CLAMP = 2.0
@@ -125,7 +128,7 @@ def _classify(mwi: np.ndarray, slope: np.ndarray, fs: float, params: RPeakParams
     found = find_peaks(mwi, distance=max(1, refractory))[0]
     if len(found) == 0:
         return []
-    # Learning phase: the typical hump is the median of the 1 s block maxima over the first 10 s (a median, so that
+    # Learning phase: the typical hump is the median of the 1 s block maxima over the first 60 s (a median, so that
     # neither artefacts nor frequent large ectopic beats set it); the noise level is the median of the integral.
     block = int(LEARN_BLOCK_S * fs)
     head = mwi[: max(block, int(LEARN_S * fs))]
