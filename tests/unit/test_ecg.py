@@ -175,3 +175,57 @@ def test_short_gaps_are_bridged_long_ones_kept():
     assert np.isnan(y[8:12]).all()  # a run of 4: the leads were off, it stays missing
     assert np.isnan(y[0]) and np.isnan(y[13])  # nothing to bridge from at the ends
     assert np.isnan(x[2])  # the input is left as it was
+
+
+def paused_ecg(pauses: list[tuple[float, int]], duration_s: float = 60.0, p_height: float = 0.25, seed: int = 9):
+    """(ECG, conducted beat times, times of the blocked P waves): beat_times with the QRS and T of `n` consecutive
+    beats from each (time, n) taken out and their P waves (160 ms before where the R would be) left, as in a sinus
+    pause or AV block (eval_ecg.py --pauses does the same to real records)."""
+    beats = beat_times(duration_s, seed=seed)
+    blocked = np.zeros(len(beats), dtype=bool)
+    for start, n in pauses:
+        first = int(np.searchsorted(beats, start))
+        blocked[first : first + n] = True
+    x = synthetic_ecg(beats[~blocked], duration_s, noise=0.01)
+    t = np.arange(len(x)) / FS
+    for b in beats[blocked]:
+        x += p_height * np.exp(-0.5 * ((t - b + 0.16) / 0.025) ** 2)
+    return x, beats[~blocked], beats[blocked] - 0.16
+
+
+@pytest.mark.parametrize("n_blocked", [2, 4, 6, 8])
+def test_no_beats_on_the_p_waves_of_a_pause(n_blocked):
+    # pauses of 1.6-7 s, three in a minute, whose blocked P waves are 2.5 times the normal P (a twentieth of the QRS's
+    # energy in the QRS band): none of them is a beat, and every conducted beat is found. Before the provisional
+    # beats, the signal level decayed freely in the pauses over 5 s and the detector locked onto the P waves.
+    x, beats, p_waves = paused_ecg([(12.0, n_blocked), (27.0, n_blocked), (42.0, n_blocked)], p_height=0.3)
+    peaks = detect_r_peaks(x, FS)
+    t = peaks / FS
+    assert not np.any(np.min(np.abs(t[:, None] - p_waves[None, :]), axis=1) < 0.1), t
+    assert_matches(peaks, beats)
+
+
+def test_a_pause_at_the_start_of_a_window_does_not_set_the_levels():
+    # a pause of 8 beats (6.5 s) from 1 s: over the first 10 s alone the median block maximum was a P wave's, and
+    # every P wave of the pause was counted; the live stage sees the ECG in such 60 s windows
+    x, beats, p_waves = paused_ecg([(1.0, 8)], p_height=0.15)
+    peaks = detect_r_peaks(x, FS)
+    assert not np.any(np.min(np.abs(peaks[:, None] / FS - p_waves[None, :]), axis=1) < 0.1)
+    assert_matches(peaks, beats)
+
+
+OPEN_ECTOPIC_LOCK = pytest.mark.xfail(strict=True, reason="issue 18, open: the levels lock onto the ectopics")
+
+
+@pytest.mark.parametrize("every", [pytest.param(2, marks=OPEN_ECTOPIC_LOCK), 3])
+def test_ectopics_four_times_the_qrs_do_not_hide_the_normal_beats(every):
+    # every second (bigeminy) or third beat a wide ventricular ectopic with four times the R's height (16 times its
+    # integral). In the bigeminy most 1 s blocks hold an ectopic, so the initial signal level (their median maximum)
+    # is an ectopic's, and the normal beats between (a sixteenth of it) never pass: 38 of 75 missed. A lower
+    # quartile fixed this but, in 60 s windows, started sel231's 2:1 block on its P waves (eval_ecg.py --window-s 60).
+    beats = beat_times(60.0, seed=11)
+    x = synthetic_ecg(beats, 60.0, noise=0.01)
+    t = np.arange(len(x)) / FS
+    for b in beats[1::every]:
+        x += 4.0 * np.exp(-0.5 * ((t - b) / 0.04) ** 2) - 1.2 * np.exp(-0.5 * ((t - b - 0.3) / 0.07) ** 2)
+    assert_matches(detect_r_peaks(x, FS), beats, within_s=0.05)
