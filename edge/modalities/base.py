@@ -53,6 +53,13 @@ class LiveSource(Protocol):
     def health(self) -> SourceHealth: ...
 
 
+def ha_number(value: str, shown: str | None = None, known: str | None = None) -> str:
+    """A Home Assistant value template for a numeric sensor: `shown` (default `value`) while `known` (default:
+    `value` is not null) holds, else None. Home Assistant sets a numeric sensor to unknown on the text "None" and
+    ignores an empty one, which would leave the last number standing after the value went away."""
+    return f"{{{{ {shown or value} if {known or value + ' is not none'} else None }}}}"
+
+
 @dataclass(frozen=True, slots=True)
 class HaSensor:
     """A Home Assistant sensor that reads the modality's section of the state payload (edge/sinks/homeassistant)."""

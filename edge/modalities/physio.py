@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from edge.config import Config
-from edge.modalities.base import HaSensor, InputError, Modality, ModalityKind, ReplayFeed
+from edge.modalities.base import HaSensor, InputError, Modality, ModalityKind, ReplayFeed, ha_number
 from edge.monitor.fusion import ModalityEstimate
 from edge.rounding import rounded, rounded_scores
 from edge.stats import StageTimer
@@ -114,7 +114,7 @@ PHYSIO: ModalityKind[PhysioEstimate] = ModalityKind(
     console=console,
     homeassistant=(
         HaSensor("heart_rate", "Heart rate",
-                 "{{ value_json.physio.hr_bpm | round(0) if value_json.physio.hr_bpm is not none else '' }}",
+                 ha_number("value_json.physio.hr_bpm", "value_json.physio.hr_bpm | round(0)"),
                  {"unit_of_measurement": "bpm", "state_class": "measurement", "icon": "mdi:heart-pulse"}),
     ),
 )

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from edge.config import Config, SpeedConfig
-from edge.modalities.base import HaSensor, InputError, Modality, ModalityKind, ReplayFeed
+from edge.modalities.base import HaSensor, InputError, Modality, ModalityKind, ReplayFeed, ha_number
 from edge.monitor.motion import Motion, fresh_speed, motion
 from edge.rounding import rounded
 from edge.sources.speed import SpeedReading, SpeedSource
@@ -146,7 +146,7 @@ SPEED: ModalityKind[SpeedEstimate] = ModalityKind(
     console=console,
     homeassistant=(
         HaSensor("vehicle_speed", "Vehicle speed",
-                 "{{ value_json.speed.speed_kmh if value_json.speed.reason is none else '' }}",
+                 ha_number("value_json.speed.speed_kmh", known="value_json.speed.reason is none"),
                  {"unit_of_measurement": "km/h", "device_class": "speed", "state_class": "measurement"}),
     ),
     vehicle_speed=lambda e: (e.speed_kmh, e.speed_t) if e.speed_kmh is not None and e.speed_t is not None else None,

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from edge.modalities import REGISTERED
-from edge.modalities.base import ModalityKind
+from edge.modalities.base import ModalityKind, ha_number
 from edge.monitor.emotion import UNKNOWN as EMOTION_UNKNOWN
 from edge.names import ALERT_KINDS, AVAILABILITY, DROWSINESS_LEVELS, STATE, STRESS_LEVELS, event_topic
 from edge.types import EMOTION_LABELS
@@ -27,7 +27,7 @@ def status_topic(prefix: str) -> str:
     return f"{prefix}/status"
 
 
-def discovery_payload(device_id: str, base: str, sw_version: str = "0",
+def discovery_payload(device_id: str, base: str, sw_version: str,
                       kinds: Sequence[ModalityKind] = REGISTERED) -> dict[str, Any]:
     """`base` is the device's topic prefix, `dms/<device_id>`. Each modality adds the sensors that read its section
     of the state (ModalityKind.homeassistant), after the face's and before the fused stress."""
@@ -46,10 +46,10 @@ def discovery_payload(device_id: str, base: str, sw_version: str = "0",
         [
             sensor("drowsiness_level", "Drowsiness level", "{{ value_json.drowsiness.level }}",
                    device_class="enum", options=list(DROWSINESS_LEVELS), icon="mdi:sleep"),
-            sensor("kss", "KSS", "{{ value_json.drowsiness.kss if value_json.drowsiness.kss is not none else '' }}",
+            sensor("kss", "KSS", ha_number("value_json.drowsiness.kss"),
                    state_class="measurement", icon="mdi:gauge"),
             sensor("perclos", "PERCLOS",
-                   "{{ (value_json.eyes.perclos * 100) | round(1) if value_json.eyes.perclos is not none else '' }}",
+                   ha_number("value_json.eyes.perclos", "(value_json.eyes.perclos * 100) | round(1)"),
                    unit_of_measurement="%", state_class="measurement", icon="mdi:eye-minus"),
             binary("eyes_closed", "Eyes closed", state,
                    "{{ 'ON' if (value_json.eyes.closed_prob or 0) >= 0.5 else 'OFF' }}", icon="mdi:eye-off"),
@@ -66,7 +66,7 @@ def discovery_payload(device_id: str, base: str, sw_version: str = "0",
             sensor("stress_level", "Stress level", "{{ value_json.stress.level or 'unknown' }}",
                    device_class="enum", options=["unknown", *STRESS_LEVELS], icon="mdi:head-alert"),
             sensor("stress", "Stress",
-                   "{{ (value_json.stress.score * 100) | round(0) if value_json.stress.score is not none else '' }}",
+                   ha_number("value_json.stress.score", "(value_json.stress.score * 100) | round(0)"),
                    unit_of_measurement="%", state_class="measurement", icon="mdi:head-alert"),
         ]
         + [

@@ -40,6 +40,7 @@ from edge.sinks.commands import Command, dispatch
 from edge.sinks.encoding import encode
 from edge.sinks.mqtt_auth import read_password, secure
 from edge.sinks.outbox import MEMORY, Kind, Outbox
+from edge.version import version
 
 __all__ = ["MAX_INFLIGHT", "MqttSink", "encode", "read_password", "secure", "wall_iso"]
 
@@ -75,10 +76,11 @@ class MqttSink:
         *,
         wall_offset: float | None = None,
         close_timeout_s: float = 5.0,
-        sw_version: str = "0",
+        sw_version: str | None = None,
     ):
         """`wall_offset`: wall-clock seconds minus pipeline seconds; live (default) `time.time() - time.monotonic()`
         at start, in replay the drive's `started_at` as a Unix time (the pipeline clock starts at 0).
+        `sw_version`: the software version Home Assistant shows (default: the installed package's).
         Never raises for the outbox: an outbox file that cannot be opened becomes an in-memory outbox (degraded)."""
         self.cfg = cfg
         self.device_id = device_id
@@ -86,7 +88,7 @@ class MqttSink:
         self.on_command = on_command
         self.wall_offset = time.time() - time.monotonic() if wall_offset is None else wall_offset
         self.close_timeout_s = close_timeout_s
-        self.sw_version = sw_version
+        self.sw_version = sw_version or version()
         self._outbox_problem: str | None = None  # why the outbox is not persistent
         try:
             self.outbox = Outbox(cfg.outbox_path, cfg.outbox_max_rows)

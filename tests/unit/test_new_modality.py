@@ -97,7 +97,7 @@ def test_a_new_modality_reaches_the_state_the_console_home_assistant_and_health(
     assert states[-1]["toy"] == {"value": 42.0, "reason": None}
     assert list(states[-1])[-5:] == ["voice", "physio", "speed", "toy", "stress"]  # after the registered ones
     assert format_state(states[-1], KINDS).endswith("  toy: 42.0")
-    assert discovery_payload("car", "dms/car", kinds=KINDS)["cmps"]["toy"]["value_template"] == (
+    assert discovery_payload("car", "dms/car", "1.2.3", kinds=KINDS)["cmps"]["toy"]["value_template"] == (
         "{{ value_json.toy.value }}")
     assert drive.source_health()["toy_sensor"] == {"state": "ok", "detail": None}
     assert drive.source_health()["serial"]["state"] == "disabled"  # the others as they are without a device
