@@ -158,30 +158,41 @@ class MqttSink:
             log.exception("MQTT publish on %s failed", topic)
 
     def close(self) -> None:
-        """Wait (bounded) for the outbox to drain, publish `stopped`, disconnect. Rows left wait for the next start."""
+        """Wait (bounded) for the outbox to drain, publish `stopped`, disconnect. Rows left wait for the next start.
+        Each step runs whatever the one before raised (a damaged outbox, a broken socket): it is logged, and the
+        network thread, the pump and the outbox file are always released."""
         deadline = time.monotonic() + self.close_timeout_s
         self._wake.set()
-        while self.outbox.count() and time.monotonic() < deadline:
-            time.sleep(0.01)
+        _closing_step("drain the outbox", lambda: self._drain(deadline))
         self._closing = True
         if self._connected:
-            info = self.client.publish(self.topic(AVAILABILITY), "stopped", qos=1, retain=True)
-            try:
-                info.wait_for_publish(max(0.1, deadline - time.monotonic()))
-            except (RuntimeError, ValueError) as err:
-                log.warning("MQTT: 'stopped' not sent: %s", err)
-        self.client.disconnect()
-        self.client.loop_stop()
+            _closing_step("publish 'stopped'", lambda: self._publish_stopped(deadline))
+        _closing_step("disconnect", self.client.disconnect)
+        _closing_step("stop the network thread", self.client.loop_stop)
         self._wake.set()
         self._pump_thread.join(timeout=2.0)
         if not self._pump_thread.is_alive():
-            self._flush_acks()  # acks that came after the pump's last round
+            _closing_step("take the last acknowledgements", self._flush_acks)  # acks after the pump's last round
+        _closing_step("count what is left", self._report_left)
+        _closing_step("close the outbox", self.outbox.close)
+
+    def _drain(self, deadline: float) -> None:
+        while self.outbox.count() and time.monotonic() < deadline:
+            time.sleep(0.01)
+
+    def _publish_stopped(self, deadline: float) -> None:
+        info = self.client.publish(self.topic(AVAILABILITY), "stopped", qos=1, retain=True)
+        try:
+            info.wait_for_publish(max(0.1, deadline - time.monotonic()))
+        except (RuntimeError, ValueError) as err:
+            log.warning("MQTT: 'stopped' not sent: %s", err)
+
+    def _report_left(self) -> None:
         left = self.outbox.count()
         if left and self.outbox.persistent:
             log.warning("MQTT: %d message(s) not acknowledged at close; kept in %s", left, self.outbox.path)
         elif left:
             log.error("MQTT: %d message(s) not acknowledged at close are lost (the outbox is in memory)", left)
-        self.outbox.close()
 
     # -- state ---------------------------------------------------------------------------------------------------
     @property
@@ -430,3 +441,10 @@ class MqttSink:
     def _answer(self, result: dict[str, Any]) -> None:
         """Publish a command's result (from any thread: paho's publish is thread-safe)."""
         self._send(CMD_RESULT, encode(result), qos=1, retain=False)
+
+
+def _closing_step(what: str, step: Callable[[], object]) -> None:
+    try:
+        step()
+    except Exception as err:  # noqa: BLE001 (shutdown goes on; the error is reported)
+        log.error("MQTT: at close, could not %s: %s", what, err)

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -462,3 +464,28 @@ def test_updates_that_change_the_level_are_kept_like_alerts(broker, tmp_path):
     assert [r.kind for r in rows] == [kind for _, kind in sequence]
     assert sink._levels == {"a0": ("warning", False)}  # an ended alert is forgotten
     sink.close()
+
+
+def test_close_goes_on_when_the_outbox_fails(broker, tmp_path, caplog):
+    """Issue 20: a drain loop that raised used to skip `stopped`, the disconnect, the pump join and the outbox close.
+    Now each step is logged and the next one runs."""
+    sink = MqttSink(mqtt_cfg(broker, tmp_path, homeassistant=False), DEV)
+    assert wait_until(lambda: sink.connected)
+    closed = []
+    real_close = sink.outbox.close
+
+    def broken_count() -> int:
+        raise sqlite3.DatabaseError("database disk image is malformed")
+
+    sink.outbox.count = broken_count  # type: ignore[method-assign]
+    sink.outbox.close = lambda: closed.append(True) or real_close()  # type: ignore[method-assign]
+    with caplog.at_level(logging.ERROR, logger="edge.mqtt"):
+        sink.close()  # raises nothing
+    late = Subscriber(broker, [f"dms/{DEV}/availability"])
+    try:
+        assert late.wait_for(lambda m: (f"dms/{DEV}/availability", b"stopped", True) in m)
+    finally:
+        late.close()
+    assert closed == [True] and not sink._pump_thread.is_alive()
+    failed = [r.getMessage() for r in caplog.records if "at close, could not" in r.getMessage()]
+    assert any("drain the outbox" in m for m in failed) and any("count what is left" in m for m in failed)
