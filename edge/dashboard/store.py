@@ -64,6 +64,27 @@ class EventStore(Protocol):
     def close(self) -> None: ...
 
 
+def event_row(device: str, event: dict[str, Any], received: float) -> tuple[Any, ...]:
+    """(device, id, type, t, kind, level, received, payload): the columns both stores insert, in that order."""
+    return (device, event["id"], event["type"], float(event["t"]), event["kind"], event["level"], received,
+            json.dumps(event, separators=(",", ":")))
+
+
+def events_query(table: str, mark: str, device: str | None, limit: int,
+                 before: int | None) -> tuple[str, tuple[Any, ...]]:
+    """(SQL, arguments) of `EventStore.events`, newest first; `mark` is the driver's placeholder (? or %s)."""
+    where, args = [], []
+    if device is not None:
+        where.append(f"device = {mark}")
+        args.append(device)
+    if before is not None:
+        where.append(f"seq < {mark}")
+        args.append(before)
+    sql = f"SELECT seq, device, received, payload FROM {table}"
+    sql += f" WHERE {' AND '.join(where)}" if where else ""
+    return f"{sql} ORDER BY seq DESC LIMIT {mark}", (*args, limit)
+
+
 class SqliteStore:
     def __init__(self, path: Path):
         self.path = path
@@ -82,24 +103,14 @@ class SqliteStore:
             cur = self._db.execute(
                 "INSERT OR IGNORE INTO events (device, id, type, t, kind, level, received, payload) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (device, event["id"], event["type"], float(event["t"]), event["kind"], event["level"], received,
-                 json.dumps(event, separators=(",", ":"))),
+                event_row(device, event, received),
             )
         except sqlite3.Error as err:
             raise StoreUnavailable(str(err)) from None
         return cur.lastrowid if cur.rowcount == 1 else None
 
     def events(self, device: str | None = None, limit: int = 200, before: int | None = None) -> list[StoredEvent]:
-        where, args = [], []
-        if device is not None:
-            where.append("device = ?")
-            args.append(device)
-        if before is not None:
-            where.append("seq < ?")
-            args.append(before)
-        sql = "SELECT seq, device, received, payload FROM events"
-        sql += f" WHERE {' AND '.join(where)}" if where else ""
-        rows = self._db.execute(f"{sql} ORDER BY seq DESC LIMIT ?", (*args, limit)).fetchall()
+        rows = self._db.execute(*events_query("events", "?", device, limit, before)).fetchall()
         return [StoredEvent(seq, dev, received, json.loads(p)) for seq, dev, received, p in reversed(rows)]
 
     def close(self) -> None:

@@ -9,10 +9,9 @@ instances, with gaps where an instance's insert met a duplicate.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-from edge.dashboard.store import StoredEvent, StoreError, StoreUnavailable
+from edge.dashboard.store import StoredEvent, StoreError, StoreUnavailable, event_row, events_query
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS dms_events (
@@ -68,22 +67,12 @@ class PostgresStore:
         row = self._execute(
             "INSERT INTO dms_events (device, id, type, t, kind, level, received, payload) "
             "VALUES (%s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING RETURNING seq",
-            (device, event["id"], event["type"], float(event["t"]), event["kind"], event["level"], received,
-             json.dumps(event, separators=(",", ":"))),
+            event_row(device, event, received),
         ).fetchone()
         return None if row is None else int(row[0])
 
     def events(self, device: str | None = None, limit: int = 200, before: int | None = None) -> list[StoredEvent]:
-        where, args = [], []
-        if device is not None:
-            where.append("device = %s")
-            args.append(device)
-        if before is not None:
-            where.append("seq < %s")
-            args.append(before)
-        sql = "SELECT seq, device, received, payload FROM dms_events"
-        sql += f" WHERE {' AND '.join(where)}" if where else ""
-        rows = self._execute(f"{sql} ORDER BY seq DESC LIMIT %s", (*args, limit)).fetchall()
+        rows = self._execute(*events_query("dms_events", "%s", device, limit, before)).fetchall()
         return [StoredEvent(int(seq), dev, float(received), payload) for seq, dev, received, payload in reversed(rows)]
 
     def close(self) -> None:
