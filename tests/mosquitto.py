@@ -33,6 +33,16 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def stop_process(proc: subprocess.Popen[Any], sig: int, timeout: float) -> None:
+    """Send `sig` and wait; SIGKILL if it has not exited within `timeout` seconds."""
+    proc.send_signal(sig)
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout)
+
+
 class Mosquitto:
     host = "127.0.0.1"
 
@@ -83,15 +93,9 @@ class Mosquitto:
         raise TimeoutError(f"mosquitto did not listen on {self.host}:{self.port} within {timeout} s")
 
     def stop(self, timeout: float = 5.0) -> None:
-        if self.proc is None:
-            return
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(timeout)
-        self.proc = None
+        if self.proc is not None:
+            stop_process(self.proc, signal.SIGTERM, timeout)
+            self.proc = None
 
     def pause(self) -> None:
         """SIGSTOP: the broker keeps its connections but answers nothing (no PUBACK) until `resume`."""

@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tests.mosquitto import free_port
+from tests.mosquitto import free_port, stop_process
 
 
 def _bin_dir() -> Path | None:
@@ -82,15 +82,9 @@ class Postgres:
         raise TimeoutError(f"postgres did not accept connections on {self.host}:{self.port} within {timeout} s")
 
     def stop(self, timeout: float = 10.0) -> None:
-        if self.proc is None:
-            return
-        self.proc.send_signal(signal.SIGINT)  # fast shutdown: open client connections are cut, as in an outage
-        try:
-            self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(timeout)
-        self.proc = None
+        if self.proc is not None:  # SIGINT, fast shutdown: open client connections are cut, as in an outage
+            stop_process(self.proc, signal.SIGINT, timeout)
+            self.proc = None
 
     def close(self) -> None:
         self.stop()

@@ -19,19 +19,11 @@ from edge.sinks.mqtt import MqttSink
 from tests import postgres
 from tests.dashboard import ROOT, Dashboard
 from tests.integration.test_mqtt_tls import PASSWORD, _sink, tls_broker  # noqa: F401  (a fixture)
-from tests.mosquitto import Mosquitto, Subscriber, available, free_port
+from tests.mosquitto import Subscriber, available, free_port
 from tests.polling import wait_until
 
 pytestmark = pytest.mark.skipif(not available(), reason="needs mosquitto (apt-get install -y mosquitto)")
 SCHEMAS = {p.stem: json.loads(p.read_text()) for p in (ROOT / "docs" / "schemas").glob("*.json")}
-
-
-@pytest.fixture
-def broker():
-    b = Mosquitto()
-    b.start()
-    yield b
-    b.close()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -46,13 +38,6 @@ def store_url(request, tmp_path):
     server.start()
     yield server.url
     server.close()
-
-
-@pytest.fixture
-def dashboard(broker, tmp_path):
-    d = Dashboard(broker, tmp_path).start()
-    yield d
-    d.close()
 
 
 def event(n: int, typ: str = "start", alert: str = "a-1", kind: str = "microsleep") -> dict:

@@ -17,8 +17,8 @@ from edge.config import MqttConfig
 from edge.sinks.commands import Command
 from edge.sinks.mqtt import MqttSink
 from tests import browser
-from tests.dashboard import ROOT, Dashboard
-from tests.mosquitto import Mosquitto, Subscriber, available
+from tests.dashboard import ROOT
+from tests.mosquitto import Subscriber, available
 from tests.polling import wait_until
 
 pytestmark = [
@@ -35,21 +35,6 @@ const note = () => document.querySelectorAll('.tile .alerts li .muted').forEach(
 });
 new MutationObserver(note).observe(document.body, {childList: true, subtree: true});
 """
-
-
-@pytest.fixture
-def broker():
-    b = Mosquitto()
-    b.start()
-    yield b
-    b.close()
-
-
-@pytest.fixture
-def dashboard(broker, tmp_path):
-    d = Dashboard(broker, tmp_path).start()
-    yield d
-    d.close()
 
 
 def arrivals(sub: Subscriber, topic: str) -> dict[str, float]:

@@ -86,14 +86,6 @@ def key(e: dict) -> tuple[str, str, float]:
     return (e["id"], e["type"], e["t"])
 
 
-@pytest.fixture
-def broker():
-    b = Mosquitto()
-    b.start()
-    yield b
-    b.close()
-
-
 def test_availability_state_health_and_stopped(broker, tmp_path):
     sub = Subscriber(broker, [f"dms/{DEV}/#"])
     sink = MqttSink(mqtt_cfg(broker, tmp_path, homeassistant=False), DEV)
