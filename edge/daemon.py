@@ -32,7 +32,7 @@ from edge.health import health_payload, source_component, stats_payload
 from edge.names import HEALTH, STATS
 from edge.session import DriveSession, changed_sections
 from edge.sinks.base import Sink
-from edge.sinks.commands import Command
+from edge.sinks.commands import Command, queue_or_refuse
 from edge.sources.camera import LiveCamera
 from edge.stats import StageTimer
 from edge.systemd import Notifier
@@ -45,6 +45,8 @@ HEALTH_INTERVAL_S = 5.0
 WORKER_RESTARTS = 5  # per WORKER_RESTART_WINDOW_S; beyond that the process exits and systemd restarts it
 WORKER_RESTART_WINDOW_S = 300.0
 COMMANDS_PER_STEP = 16  # commands run between two frames at most: a flood of them never holds back a frame
+COMMANDS_WAITING = 64  # queued for the worker at most (the MQTT sink's rate limit keeps it far lower): memory bound
+RELOADS_WAITING = 4  # queued for the main thread at most: each one re-reads the config
 
 
 @dataclass
@@ -77,8 +79,9 @@ class Daemon:
         self.shared = _Shared()
         self.stop_requested = threading.Event()  # the process stops (a signal, or the worker gave up)
         self.worker_stop = threading.Event()  # the worker stops (shutdown, or a reload)
-        self.commands: queue.Queue[Command] = queue.Queue()  # for the session worker
-        self.reloads: queue.Queue[Command | None] = queue.Queue()  # for the main thread; None: SIGHUP
+        self.commands: queue.Queue[Command] = queue.Queue(COMMANDS_WAITING)  # for the session worker
+        self.reloads: queue.Queue[Command] = queue.Queue(RELOADS_WAITING)  # for the main thread
+        self.sighup = False  # set by the signal handler: reload on the main thread's next round
         self.config_error: str | None = None
         self.worker_failures: list[float] = []
         self.exit_code = 0
@@ -154,8 +157,8 @@ class Daemon:
     # -- commands and reload ------------------------------------------------------------------------------------
 
     def _on_command(self, command: Command) -> None:
-        """On paho's network thread: only hand the command to the thread that runs it."""
-        (self.reloads if command.name == "reload" else self.commands).put(command)
+        """On paho's network thread: only hand the command to the thread that runs it, or refuse it at once."""
+        queue_or_refuse(self.reloads if command.name == "reload" else self.commands, command)
 
     def _run_commands(self) -> None:
         """cmd/ack and cmd/calibrate, on the worker (which owns the session), a bounded number per step."""
@@ -230,7 +233,7 @@ class Daemon:
 
         def on_signal(signum: int, _frame: object) -> None:
             if signum == signal.SIGHUP:
-                self.reloads.put(None)
+                self.sighup = True  # a flag, not a queue: the handler may interrupt this thread inside the queue's lock
             else:
                 stop.set()
 
@@ -254,6 +257,9 @@ class Daemon:
             if interval and progress != last_progress and now - last_ping >= interval:
                 self.notifier.watchdog()
                 last_progress, last_ping = progress, now
+            if self.sighup:
+                self.sighup = False
+                self._reload(None)
             while not self.reloads.empty():
                 self._reload(self.reloads.get_nowait())
             if now >= next_health:
@@ -277,9 +283,7 @@ class Daemon:
         self.session.end(time.monotonic(), "stopped")
         for pending in (self.commands, self.reloads):
             while not pending.empty():
-                command = pending.get_nowait()
-                if command is not None:
-                    command.reply({"ok": False, "reason": "the daemon is stopping"})
+                pending.get_nowait().reply({"ok": False, "reason": "the daemon is stopping"})
         for sink in self._sinks():
             self._close(sink)
 

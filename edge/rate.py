@@ -23,3 +23,22 @@ class RateGate:
             while self._next <= t + 1e-9:
                 self._next += self.period
         return True
+
+
+class TokenBucket:
+    """At most `rate` events per second on average, `burst` at once: a client that sends a few commands together is
+    never refused, a flood is held to the rate. Not thread-safe: one thread takes."""
+
+    def __init__(self, rate: float, burst: int, now: float):
+        self.rate = rate
+        self.burst = burst
+        self._tokens = float(burst)
+        self._t = now
+
+    def take(self, now: float) -> bool:
+        self._tokens = min(float(self.burst), self._tokens + max(0.0, now - self._t) * self.rate)
+        self._t = now
+        if self._tokens >= 1.0:
+            self._tokens -= 1.0
+            return True
+        return False

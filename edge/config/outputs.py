@@ -29,6 +29,10 @@ class MqttConfig(_Section):
     outbox_path: Path = Path("/var/lib/dms/outbox.sqlite")  # alerts wait here until the broker acknowledged them
     outbox_max_rows: int = Field(10_000, ge=100)  # beyond: the oldest telemetry goes first, alerts never before it
     stats_interval_s: Seconds = 30.0
+    # Commands from the broker per second, per device, and at once; beyond, each is answered "rate limited". A
+    # person acknowledging alerts or a dashboard never comes near; a flood never reaches the pipeline.
+    commands_per_s: float = Field(10.0, gt=0.0, le=1000.0)
+    command_burst: int = Field(20, ge=1, le=1000)
     homeassistant: bool = True  # Home Assistant device discovery
     homeassistant_prefix: str = Field("homeassistant", min_length=1)
 

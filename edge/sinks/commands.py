@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import queue
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -121,3 +122,12 @@ def dispatch(
     except Exception as err:  # the handler's bug must not kill the caller (paho's network thread)
         log.exception("MQTT command %s failed", name)
         answer(result_payload(name, request_id, {"ok": False, "reason": f"internal error: {type(err).__name__}"}))
+
+
+def queue_or_refuse(waiting: queue.Queue[Command], command: Command) -> None:
+    """Queue a command for the thread that runs it, or refuse it at once when `waiting` is full ("busy"): a stalled
+    runner never makes the queue grow without bound, and no command goes unanswered."""
+    try:
+        waiting.put_nowait(command)
+    except queue.Full:
+        command.reply({"ok": False, "reason": f"busy: {waiting.maxsize} commands are waiting to run"})

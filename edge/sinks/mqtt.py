@@ -36,7 +36,7 @@ from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 from edge.config import MqttConfig
 from edge.names import AVAILABILITY, CMD_RESULT, COMMANDS, EVENTS, HEALTH, STATE, command_topic, event_topic
 from edge.sinks import homeassistant as ha
-from edge.sinks.commands import Command, dispatch
+from edge.sinks.command_inbox import CommandInbox, Handler
 from edge.sinks.encoding import encode
 from edge.sinks.mqtt_auth import read_password, secure
 from edge.sinks.outbox import MEMORY, Kind, Outbox
@@ -46,8 +46,6 @@ __all__ = ["MAX_INFLIGHT", "MqttSink", "encode", "read_password", "secure", "wal
 
 log = logging.getLogger("edge.mqtt")
 
-# Called on paho's network thread with each valid command: it must only hand the command over (and reply later).
-OnCommand = Callable[[Command], None]
 MAX_INFLIGHT = 20  # outbox rows handed to paho ahead of their acks: paho's default max_inflight_messages
 _RESEND_GRACE_S = 10.0  # rows paho still holds after a reconnect get this long to be acknowledged before re-sending
 _ALERTS_TRACKED = 1024  # open alerts whose last level the sink remembers (the drop class of updates)
@@ -72,7 +70,7 @@ class MqttSink:
         self,
         cfg: MqttConfig,
         device_id: str,
-        on_command: OnCommand | None = None,
+        on_command: Handler | None = None,
         *,
         wall_offset: float | None = None,
         close_timeout_s: float = 5.0,
@@ -85,7 +83,8 @@ class MqttSink:
         self.cfg = cfg
         self.device_id = device_id
         self.base = f"dms/{device_id}"
-        self.on_command = on_command
+        # paho's network thread hands each valid command to `on_command`, which must only queue it (and reply later)
+        self.commands = CommandInbox(on_command, self._publish_result, cfg.commands_per_s, cfg.command_burst)
         self.wall_offset = time.time() - time.monotonic() if wall_offset is None else wall_offset
         self.close_timeout_s = close_timeout_s
         self.sw_version = sw_version or version()
@@ -220,6 +219,7 @@ class MqttSink:
             "persist_failed": self._persist_failed,
             "outbox_persistent": self.outbox.persistent,
             "reconnects": self._reconnects,
+            "commands_refused": self.commands.refused,
             "last_error": self._last_error,
         }
 
@@ -429,7 +429,7 @@ class MqttSink:
                 return
             name = msg.topic.rsplit("/", 1)[-1]
             if msg.topic == self.topic(command_topic(name)) and name in COMMANDS:
-                dispatch(name, msg.payload, bool(msg.retain), self.on_command, self._answer)
+                self.commands.receive(name, msg.payload, bool(msg.retain))
         except Exception:
             log.exception("MQTT message on %r failed", msg.topic)
 
@@ -438,9 +438,9 @@ class MqttSink:
         payload = ha.discovery_payload(self.device_id, self.base, self.sw_version)
         self.client.publish(ha.discovery_topic(prefix, self.device_id), encode(payload), qos=1, retain=True)
 
-    def _answer(self, result: dict[str, Any]) -> None:
-        """Publish a command's result (from any thread: paho's publish is thread-safe)."""
-        self._send(CMD_RESULT, encode(result), qos=1, retain=False)
+    def _publish_result(self, result: dict[str, Any], qos: int) -> None:
+        """A command's result (from any thread: paho's publish is thread-safe)."""
+        self._send(CMD_RESULT, encode(result), qos=qos, retain=False)
 
 
 def _closing_step(what: str, step: Callable[[], object]) -> None:

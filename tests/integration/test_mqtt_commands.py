@@ -49,7 +49,8 @@ def test_commands(tmp_path):
             raise RuntimeError("boom")  # a handler bug is answered, never raised into paho
         command.reply({"acknowledged": 1} if command.name == "ack" else {})
 
-    cfg = MqttConfig(host=broker.host, port=broker.port, outbox_path=tmp_path / "o.sqlite", homeassistant=False)
+    cfg = MqttConfig(host=broker.host, port=broker.port, outbox_path=tmp_path / "o.sqlite", homeassistant=False,
+                     command_burst=100)  # the probes and the two batches below, at once: not what the rate is about
     sink = MqttSink(cfg, DEV, on_command=on_command)
     sub = Subscriber(broker, [f"dms/{DEV}/cmd/result", f"dms/{DEV}/events"])
     result_topic = f"dms/{DEV}/cmd/result"
