@@ -20,14 +20,12 @@ at all, the sink runs on an in-memory outbox (`outbox not persistent`): live ale
 from __future__ import annotations
 
 import logging
-import math
 import secrets
 import socket
 import sqlite3
 import threading
 import time
 from collections import OrderedDict
-from datetime import datetime, timezone
 from typing import Any, Callable
 
 import paho.mqtt.client as paho
@@ -41,8 +39,9 @@ from edge.sinks.encoding import encode
 from edge.sinks.mqtt_auth import read_password, secure
 from edge.sinks.outbox import MEMORY, Kind, Outbox
 from edge.version import version
+from edge.wallclock import WallClock, iso_or_none
 
-__all__ = ["MAX_INFLIGHT", "MqttSink", "encode", "read_password", "secure", "wall_iso"]
+__all__ = ["MAX_INFLIGHT", "MqttSink", "encode", "read_password", "secure"]
 
 log = logging.getLogger("edge.mqtt")
 
@@ -50,19 +49,6 @@ MAX_INFLIGHT = 20  # outbox rows handed to paho ahead of their acks: paho's defa
 _RESEND_GRACE_S = 10.0  # rows paho still holds after a reconnect get this long to be acknowledged before re-sending
 _ALERTS_TRACKED = 1024  # open alerts whose last level the sink remembers (the drop class of updates)
 _HANDED = (MQTTErrorCode.MQTT_ERR_SUCCESS, MQTTErrorCode.MQTT_ERR_NO_CONN)  # paho keeps the message (NO_CONN: resent)
-
-
-def wall_iso(t_wall: float) -> str:
-    return datetime.fromtimestamp(t_wall, timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def _wall_or_none(t: Any, offset: float) -> str | None:
-    if not isinstance(t, (int, float)) or isinstance(t, bool) or not math.isfinite(t + offset):
-        return None
-    try:
-        return wall_iso(t + offset)
-    except (OverflowError, ValueError, OSError):  # out of datetime's range: the event still goes out
-        return None
 
 
 class MqttSink:
@@ -76,8 +62,8 @@ class MqttSink:
         close_timeout_s: float = 5.0,
         sw_version: str | None = None,
     ):
-        """`wall_offset`: wall-clock seconds minus pipeline seconds; live (default) `time.time() - time.monotonic()`
-        at start, in replay the drive's `started_at` as a Unix time (the pipeline clock starts at 0).
+        """`wall_offset`: wall-clock seconds minus pipeline seconds in replay (the drive's `started_at` as a Unix
+        time: the pipeline clock starts at 0); live (None) the monotonic clock's, following clock steps.
         `sw_version`: the software version Home Assistant shows (default: the installed package's).
         Never raises for the outbox: an outbox file that cannot be opened becomes an in-memory outbox (degraded)."""
         self.cfg = cfg
@@ -85,7 +71,7 @@ class MqttSink:
         self.base = f"dms/{device_id}"
         # paho's network thread hands each valid command to `on_command`, which must only queue it (and reply later)
         self.commands = CommandInbox(on_command, self._publish_result, cfg.commands_per_s, cfg.command_burst)
-        self.wall_offset = time.time() - time.monotonic() if wall_offset is None else wall_offset
+        self.wall = WallClock(wall_offset)
         self.close_timeout_s = close_timeout_s
         self.sw_version = sw_version or version()
         self._outbox_problem: str | None = None  # why the outbox is not persistent
@@ -220,6 +206,7 @@ class MqttSink:
             "outbox_persistent": self.outbox.persistent,
             "reconnects": self._reconnects,
             "commands_refused": self.commands.refused,
+            **self.wall.metrics(),
             "last_error": self._last_error,
         }
 
@@ -238,8 +225,9 @@ class MqttSink:
     def _publish_event(self, payload: dict[str, Any]) -> None:
         """Store the event's rows (one transaction) and wake the pump; nothing else on the caller's thread."""
         event = dict(payload)
+        offset = self.wall.offset()
         for key in ("t", "started_at", "ended_at"):
-            event[f"wall_{key}"] = _wall_or_none(event.get(key), self.wall_offset)
+            event[f"wall_{key}"] = iso_or_none(event.get(key), offset)
         data = encode(event)
         kind = self._drop_class(event)
         topics = [self.topic(EVENTS)]
