@@ -7,6 +7,7 @@ and where its default comes from.
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -86,11 +87,17 @@ def _format_validation_error(err: ValidationError) -> list[str]:
         if e["type"] == "extra_forbidden":
             problems.append(f"{path}: unknown key")
         elif (upper := _upper_limit(e)) is not None:
-            problems.append(f"{path}: {given!r} is {upper}")
+            problems.append(f"{path}: {_shown(given)} is {upper}")
         else:
-            shown = "" if isinstance(given, dict) else f" (got {given!r})"
+            shown = "" if isinstance(given, dict) else f" (got {_shown(given)})"
             problems.append(f"{path}: {e['msg']}{shown}")
     return problems
+
+
+def _shown(value: object) -> str:
+    """The value as written, cut short: a 4000-digit number or a megabyte string is not echoed into logs and MQTT."""
+    text = repr(value)
+    return text if len(text) <= 60 else f"{text[:40]}... ({len(text)} characters)"
 
 
 def _upper_limit(e: ErrorDetails) -> str | None:
@@ -150,5 +157,16 @@ def load_config(path: str | Path | None) -> Config:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
         raise ConfigError(str(path), [f"TOML syntax: {err}"]) from None
+    except ValueError as err:  # Python reads no integer of over 4300 digits; tomllib then names no line
+        raise ConfigError(str(path), [_unreadable_integer(text, err)]) from None
+    except RecursionError:
+        raise ConfigError(str(path), ["arrays or tables nested too deep to read"]) from None
     return config_from_dict(data, str(path), path.resolve().parent)
 
+
+def _unreadable_integer(text: str, err: ValueError) -> str:
+    found = re.search(r"[0-9][0-9_]{4300,}", text)
+    if found is None:
+        return f"TOML: {err}"
+    line = text.count("\n", 0, found.start()) + 1
+    return f"line {line}: an integer of {len(found.group())} digits is too long to read (no key takes one)"

@@ -22,8 +22,8 @@ real deployment reaches, but one that stops a value that would overflow, exhaust
     camera.width: 100000000000000000000000 is above 7680 (8K UHD; no camera this product supports is wider)
 
 Every error of a file is reported at once. NaN and infinities are refused for every number; an integer key takes
-only an integer (not `1e23`, `3.0` or `true`). Cross-key rules (e.g. `reopen_max_s >= reopen_initial_s`) are in
-`config/dms.toml`.
+only an integer (not `1e23`, `3.0` or `true`); an integer too long for Python to read (over 4300 digits) is named by
+its line. Cross-key rules (e.g. `reopen_max_s >= reopen_initial_s`) are in `config/dms.toml`.
 
 | key | type | default | range | why the upper limit |
 |---|---|---|---|---|

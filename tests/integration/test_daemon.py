@@ -208,6 +208,12 @@ def test_reload_refuses_a_bad_config_and_applies_a_good_one(clip, tmp_path):
         result = json.loads(sub.on("dms/cab-7/cmd/result")[0])
         assert result["ok"] is False and result["request_id"] == "absurd", result
         assert "camera.width: 100000000000000000000000 is above 7680 (8K UHD" in result["reason"], result
+        # An integer Python refuses to read (over 4300 digits) is refused the same way, not raised in the main loop.
+        config.write_text(good + "[camera]\nwidth = " + "9" * 5000 + "\n")
+        sub.publish("dms/cab-7/cmd/reload", json.dumps({"request_id": "digits"}))
+        assert sub.wait_for(lambda m: len(sub.on("dms/cab-7/cmd/result")) == 2, timeout=20)
+        result = json.loads(sub.on("dms/cab-7/cmd/result")[1])
+        assert result["ok"] is False and "5000 digits is too long to read" in result["reason"], result
         assert proc.poll() is None
         config.write_text(good.replace("stats_interval_s = 1.0", "stats_interval_s = 2.0"))
         proc.send_signal(signal.SIGHUP)

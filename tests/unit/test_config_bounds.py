@@ -135,3 +135,20 @@ def test_the_limits_page_is_written_from_the_current_rules():
     assert (ROOT / "docs" / "config.md").read_text(encoding="utf-8") == limits_markdown(), (
         "docs/config.md is stale: run tools/config_limits.py")
 
+
+@pytest.mark.parametrize("text, problem", [
+    ("[camera]\nwidth = " + "9" * 5000 + "\n", "line 2: an integer of 5000 digits is too long to read"),
+    ("x = " + "[" * 5000 + "]" * 5000 + "\n", "arrays or tables nested too deep to read"),
+], ids=["5000-digit integer", "5000 nested arrays"])
+def test_what_python_cannot_read_is_a_config_error(tmp_path, capsys, text, problem):
+    """Not a ValueError or RecursionError out of the parser: a reload would raise it in the daemon's main loop."""
+    path = tmp_path / "hostile.toml"
+    path.write_text(text)
+    assert main(["check", "--config", str(path)]) == 2
+    assert problem in capsys.readouterr().err
+
+
+def test_a_long_value_is_not_echoed_whole():
+    (problem,) = _problems_of("camera.width", int("9" * 4000))
+    assert problem == "camera.width: " + "9" * 40 + "... (4000 characters) is above 7680 (8K UHD; no camera this " \
+                      "product supports is wider)"
