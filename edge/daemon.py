@@ -86,15 +86,15 @@ class Daemon:
         self.worker_failures: list[float] = []
         self.exit_code = 0
         self.camera = LiveCamera(cfg.camera)
-        self.mqtt = self._mqtt_sink(cfg)
+        self.mqtt = self._mqtt_sink(cfg, end_left_open=True)  # what a crash of the last run left open
         self.session = DriveSession.live(cfg, self._sinks(), _alert_id_prefix(cfg), self.timer)
 
-    def _mqtt_sink(self, cfg: Config) -> Sink | None:
+    def _mqtt_sink(self, cfg: Config, end_left_open: bool = False) -> Sink | None:
         if not cfg.mqtt.enabled:
             return None
         from edge.sinks.mqtt import MqttSink
 
-        return MqttSink(cfg.mqtt, cfg.device_id, on_command=self._on_command)
+        return MqttSink(cfg.mqtt, cfg.device_id, on_command=self._on_command, end_left_open=end_left_open)
 
     def _sinks(self) -> list[Sink]:
         return [*self.extra_sinks, *([self.mqtt] if self.mqtt is not None else [])]
