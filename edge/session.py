@@ -42,12 +42,13 @@ def live_modalities(timer: StageTimer) -> OpenModality:
     return lambda kind, cfg: kind.live(cfg, timer)
 
 
-def recorded_modalities(streams: Mapping[str, Path | None], timer: StageTimer) -> OpenModality:
-    """Each modality from its recorded stream (by stream name), absent without one. May raise InputError."""
+def recorded_modalities(streams: Mapping[str, Path | None], timer: StageTimer, strict: bool = False) -> OpenModality:
+    """Each modality from its recorded stream (by stream name), absent without one. May raise InputError; with
+    `strict` also for a malformed line, which is otherwise skipped and reported (Modality.skipped)."""
 
     def open_modality(kind: ModalityKind, cfg: Config) -> Modality:
         path = streams.get(kind.stream)
-        return kind.replay(cfg, path, timer) if path is not None else Modality(kind)
+        return kind.replay(cfg, path, timer, strict) if path is not None else Modality(kind)
 
     return open_modality
 

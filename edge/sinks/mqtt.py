@@ -30,6 +30,7 @@ from typing import Any, Callable
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 
+from edge.closing import closing_step
 from edge.config import MqttConfig
 from edge.names import AVAILABILITY, CMD_RESULT, COMMANDS, EVENTS, HEALTH, STATE, command_topic, event_topic
 from edge.sinks import homeassistant as ha
@@ -434,7 +435,4 @@ class MqttSink:
 
 
 def _closing_step(what: str, step: Callable[[], object]) -> None:
-    try:
-        step()
-    except Exception as err:  # noqa: BLE001 (shutdown goes on; the error is reported)
-        log.error("MQTT: at close, could not %s: %s", what, err)
+    closing_step(log, "MQTT", what, step)

@@ -58,7 +58,7 @@ def _live(cfg: Any, timer: StageTimer) -> Modality[ToyEstimate]:
     return Modality(TOY, ToyStage(cfg.toy))
 
 
-def _replay(cfg: Any, path: Path, timer: StageTimer) -> Modality[ToyEstimate]:
+def _replay(cfg: Any, path: Path, timer: StageTimer, strict: bool) -> Modality[ToyEstimate]:
     raise NotImplementedError("the toy has no recorded stream")
 
 
