@@ -87,8 +87,10 @@ calibration_samples = 60  # the road-ahead pose is learned within seconds of the
     return cfg
 
 
-def start_dms(tmp_path: Path, config: Path, camera: str, notify: Path, stall: Path) -> subprocess.Popen:
-    env = {**os.environ, "NOTIFY_SOCKET": str(notify), "WATCHDOG_USEC": "400000", "DMS_TEST_STALL_FILE": str(stall)}
+def start_dms(tmp_path: Path, config: Path, camera: str, notify: Path, stall: Path, **hooks: str) -> subprocess.Popen:
+    """`hooks`: more environment, e.g. DMS_TEST_CAMERA_STOP_FAILS (tests/integration/stallable_dms.py)."""
+    env = {**os.environ, "NOTIFY_SOCKET": str(notify), "WATCHDOG_USEC": "400000", "DMS_TEST_STALL_FILE": str(stall),
+           **hooks}
     env.pop("WATCHDOG_PID", None)
     return subprocess.Popen(
         [sys.executable, str(ROOT / "tests" / "integration" / "stallable_dms.py"), "run", "--config", str(config),
