@@ -10,10 +10,13 @@ messages a minute; the rows of one message are written in one transaction (`put_
 rows are deleted in batches (`delete_many`, by the MQTT pump thread, off the frame loop).
 
 Errors: a failed write raises the real sqlite3.Error (disk full, read-only file) with nothing stored and the counts
-consistent; the caller decides what to do with the message (the MQTT sink hands it to paho, in memory only).
+consistent; the caller decides what to do with the message (the MQTT sink keeps it in memory: outbox_keeper).
 
 Bounded: beyond `max_rows` the oldest telemetry rows are dropped first; an alert row is dropped only when no
 telemetry row is left, and every drop is counted and logged.
+
+A damaged file is healed by outbox_heal, and the MQTT sink's use of it (in memory while the file cannot be used) is
+outbox_keeper's; this class only stores rows.
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ Kind = Literal["alert", "telemetry"]
 KINDS: tuple[Kind, ...] = ("alert", "telemetry")
 MEMORY = ":memory:"
 
-_SCHEMA = """
+SCHEMA = """
 CREATE TABLE IF NOT EXISTS outbox (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     topic TEXT NOT NULL,
@@ -43,6 +46,11 @@ CREATE TABLE IF NOT EXISTS outbox (
 );
 CREATE INDEX IF NOT EXISTS outbox_kind ON outbox (kind, id);
 """
+COLUMNS = "id, topic, payload, qos, retain, kind"
+# What a row must be for the sink to send it: the schema's rules, and what its writer (this class) always writes
+# (an id > 0: `pending` reads after 0).
+VALID_ROW = ("id > 0 AND typeof(topic) = 'text' AND typeof(payload) = 'blob' AND qos IN (0, 1, 2) "
+             "AND retain IN (0, 1) AND kind IN ('alert', 'telemetry')")
 
 
 @dataclass(frozen=True)
@@ -77,8 +85,14 @@ class Outbox:
             if self.persistent:
                 self._db.execute("PRAGMA journal_mode=WAL")
                 self._db.execute("PRAGMA synchronous=FULL")
-            self._db.executescript(_SCHEMA)
+                self._db.execute("PRAGMA secure_delete=ON")  # a salvage (outbox_heal) must not find deleted rows
+            self._db.executescript(SCHEMA)
+            if self.persistent:  # a file that opens but cannot be written (read-only) would fail at the first alert
+                version = int(self._db.execute("PRAGMA user_version").fetchone()[0])
+                self._db.execute(f"PRAGMA user_version = {version}")
             self._count = self._db.execute("SELECT COUNT(*) FROM outbox").fetchone()[0]
+            seq = self._db.execute("SELECT seq FROM sqlite_sequence WHERE name = 'outbox'").fetchone()
+            self.last_id: int = int(seq[0]) if seq else 0  # the highest id ever given: new rows come after it
         except BaseException:
             self._db.close()
             raise
@@ -95,17 +109,44 @@ class Outbox:
         """Store (topic, payload) messages in ONE transaction (all or none, one fsync); returns their row ids, in
         order. May drop older rows (or these) to stay within max_rows. On an error (disk full, read-only file)
         nothing is stored and the sqlite3.Error is raised."""
-        if kind not in KINDS:
-            raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
+        return self._insert([(None, topic, payload, qos, retain, kind) for topic, payload in messages])
+
+    def put_rows(self, rows: Sequence[Row], keep_ids: bool) -> list[int]:
+        """Store rows taken from another outbox, in ONE transaction, like put_many; `keep_ids`: with their own ids
+        (the caller makes sure they come after `last_id`), else numbered after it. Returns their new ids."""
+        return self._insert([(r.id if keep_ids else None, r.topic, r.payload, r.qos, r.retain, r.kind) for r in rows])
+
+    def reserve_ids(self, upto: int) -> None:
+        """Number the next rows after `upto` at least (one transaction; raises sqlite3.Error like put_many)."""
+        with self._lock:
+            if upto <= self.last_id:
+                return
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+                self._db.execute("INSERT INTO sqlite_sequence (name, seq) SELECT 'outbox', 0 "
+                                 "WHERE NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = 'outbox')")
+                self._db.execute("UPDATE sqlite_sequence SET seq = ? WHERE name = 'outbox'", (upto,))
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._recover()
+                raise
+            self.last_id = upto
+
+    def _insert(self, values: list[tuple[int | None, str, bytes, int, bool, str]]) -> list[int]:
+        bad = [v[5] for v in values if v[5] not in KINDS]
+        if bad:
+            raise ValueError(f"kind must be one of {KINDS}, got {bad[0]!r}")
+        if not values:
+            return []
         with self._lock:
             dropped = dict(self.dropped)
             try:
                 self._db.execute("BEGIN IMMEDIATE")
                 ids = []
-                for topic, payload in messages:
+                for row_id, topic, payload, qos, retain, kind in values:
                     cur = self._db.execute(
-                        "INSERT INTO outbox (topic, payload, qos, retain, kind) VALUES (?, ?, ?, ?, ?)",
-                        (topic, bytes(payload), int(qos), int(bool(retain)), kind),
+                        f"INSERT INTO outbox ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)",
+                        (row_id, topic, bytes(payload), int(qos), int(bool(retain)), kind),
                     )
                     ids.append(int(cur.lastrowid or 0))
                     self._count += 1
@@ -116,6 +157,7 @@ class Outbox:
                 self.dropped = dropped  # the drops were rolled back too
                 self._recover()
                 raise
+            self.last_id = max(self.last_id, *ids)
             return ids
 
     def _recover(self) -> None:
@@ -151,7 +193,7 @@ class Outbox:
         """Rows waiting for an acknowledgement, in insertion order, with id > `after`."""
         with self._lock:
             rows = self._db.execute(
-                "SELECT id, topic, payload, qos, retain, kind FROM outbox WHERE id > ? ORDER BY id LIMIT ?",
+                f"SELECT {COLUMNS} FROM outbox WHERE id > ? ORDER BY id LIMIT ?",
                 (after, limit),
             ).fetchall()
         return [Row(r[0], r[1], bytes(r[2]), r[3], bool(r[4]), r[5]) for r in rows]

@@ -8,6 +8,7 @@ import threading
 import pytest
 
 from edge.sinks.outbox import Outbox
+from tests.immutable import immutable
 
 
 def test_order_and_delete(tmp_path):
@@ -183,3 +184,9 @@ def test_unusable_path_raises(tmp_path, where):
     path = tmp_path / "file" / "o.sqlite" if where == "parent_is_a_file" else tmp_path
     with pytest.raises((OSError, sqlite3.Error)):
         Outbox(path)
+
+
+def test_a_file_that_opens_but_cannot_be_written_raises_at_once(tmp_path):
+    Outbox(tmp_path / "o.sqlite").close()
+    with immutable(tmp_path / "o.sqlite"), pytest.raises(sqlite3.OperationalError, match="readonly"):
+        Outbox(tmp_path / "o.sqlite")  # not at the first alert
