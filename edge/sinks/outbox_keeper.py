@@ -19,6 +19,7 @@ events go to memory); `pending`, `delete_many` and `retry` run on the pump threa
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sqlite3
 import threading
@@ -166,25 +167,22 @@ class OutboxKeeper:
         return Outbox(self.path, self.max_rows)
 
     def _move_spill(self, file: Outbox) -> bool:
-        """Copy the rows in memory into `file` (one transaction a batch; the caller's events keep going to memory
-        meanwhile), then switch to it under the lock. True when they were renumbered."""
+        """Copy the rows in memory into `file`, then switch to it. True when they were renumbered. The bulk is
+        copied while the caller's events keep going to memory; the few that came in meanwhile are copied with the
+        lock held (the caller waits for that one transaction), so the move ends however fast events come."""
         after, keep_ids = 0, True
-        while True:
-            rows = self._spill.pending(self.max_rows, after)
-            if rows:
-                if after == 0:
-                    keep_ids = rows[0].id > file.last_id
-                file.put_rows(rows, keep_ids)
-                after = rows[-1].id
-                continue
-            last = self._spill.last_id
-            file.reserve_ids(last)  # rows acknowledged before the move had ids too: new ones come after them
-            with self._lock:
-                if self._spill.last_id != last:  # an event came in meanwhile
-                    continue
-                self._spill.delete_many([r.id for r in self._spill.pending(self.max_rows)])
-                self._file, self._problem, self._file_unread = file, None, False
-            return not keep_ids
+        for locked in (False, True):
+            with self._lock if locked else contextlib.nullcontext():
+                while rows := self._spill.pending(self.max_rows, after):
+                    if after == 0:
+                        keep_ids = rows[0].id > file.last_id
+                    file.put_rows(rows, keep_ids)
+                    after = rows[-1].id
+                if locked:
+                    file.reserve_ids(self._spill.last_id)  # acknowledged rows had ids too: new ones come after
+                    self._spill.delete_many([r.id for r in self._spill.pending(self.max_rows)])
+                    self._file, self._problem, self._file_unread = file, None, False
+        return not keep_ids
 
     # -- state ------------------------------------------------------------------------------------------------
     @property

@@ -6,6 +6,8 @@ from __future__ import annotations
 import logging
 import os
 import sqlite3
+import threading
+import time
 from pathlib import Path
 
 from edge.faultlog import FaultLog
@@ -66,6 +68,33 @@ def test_failed_writes_go_to_memory_in_order_and_back_to_the_file_with_their_ids
     assert box.problem is None and box.in_memory() == 0 and [r.id for r in box.pending()] == ids[2:4] + ids[6:]
     put(box, "f")
     assert payloads(box) == [b"b", b"d", b"e", b"f"] and box.pending()[-1].id > ids[-1]
+    box.close()
+
+
+def test_events_stored_during_the_move_are_neither_lost_nor_reordered(tmp_path):
+    box = keeper(tmp_path / "outbox.sqlite", max_rows=100_000)
+    file = box._file
+    disk = file._db = FullDisk(file._db, fail_on="INSERT", sqlite_rolls_back=True)
+    for i in range(500):
+        put(box, str(i))  # in memory
+    disk.fail = False
+    started = threading.Event()
+
+    def producer() -> None:  # the caller's thread goes on storing events while the pump moves them
+        for i in range(500, 1000):
+            put(box, str(i))
+            started.set()
+            time.sleep(0.001)
+
+    thread = threading.Thread(target=producer)
+    thread.start()
+    started.wait(10)
+    try:
+        assert box.retry(now=1e12) is False
+    finally:
+        thread.join(60)
+    assert box.problem is None and box.in_memory() == 0 and 500 < box.persist_failed < 1000
+    assert payloads(box) == [str(i).encode() for i in range(1000)]
     box.close()
 
 
