@@ -14,7 +14,8 @@ pump hands every row again from the first. Rows it had handed already are sent t
 id, type and t); none is lost.
 
 Threads: `put_many` runs on the caller's thread and does at most one transaction on the file (none while the
-events go to memory); `pending`, `delete_many` and `retry` run on the pump thread.
+events go to memory; once per recovery it waits for the move's last transaction); `pending`, `delete_many` and
+`retry` run on the pump thread, and so does all opening, healing and moving.
 """
 
 from __future__ import annotations
