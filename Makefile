@@ -29,7 +29,7 @@ demo: models
 # tested in a real headless Chromium (chromium-driver, through Selenium), the dashboard's PostgreSQL store against
 # a real server the tests start (only the binaries are used). Debian's packages, installed as root (as
 # CI runs) when missing.
-SYSTEM_PACKAGES := mosquitto socat portaudio19-dev espeak-ng sox gpsd gpsd-clients chromium chromium-driver postgresql
+SYSTEM_PACKAGES := mosquitto socat e2fsprogs portaudio19-dev espeak-ng sox gpsd gpsd-clients chromium chromium-driver postgresql
 system-deps:
 	@missing=$$(for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	test -z "$$missing" || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; }

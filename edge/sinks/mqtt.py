@@ -11,18 +11,16 @@ ahead of their acknowledgements (paho's own window: more would only wait in paho
 re-sends what it still holds (always the oldest rows) right after on_connect returns; newer rows wait until those
 are acknowledged, so the broker receives them in order. A restart re-sends every row left in the outbox.
 
-When the outbox cannot store an event (disk full, read-only file), the event goes to paho directly: QoS 1, kept in
-paho's memory until acknowledged, lost only if the process ends first; it may overtake rows still waiting in the
-outbox. Counted (`persist_failed`) and reported (broker component `degraded`). If the outbox file cannot be opened
-at all, the sink runs on an in-memory outbox (`outbox not persistent`): live alerts still go out.
+The outbox (outbox_keeper) heals a damaged file at start; while the file cannot be opened or written, events are
+kept in memory in the same order (counted, broker component `degraded`) and the pump retries the file.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import secrets
 import socket
-import sqlite3
 import threading
 import time
 from typing import Any, Callable
@@ -32,6 +30,7 @@ from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 
 from edge.closing import closing_step
 from edge.config import MqttConfig
+from edge.faultlog import FaultLog
 from edge.names import AVAILABILITY, CMD_RESULT, COMMANDS, EVENTS, HEALTH, STATE, command_topic, event_topic
 from edge.sinks import homeassistant as ha
 from edge.sinks.command_inbox import CommandInbox, Handler
@@ -39,7 +38,7 @@ from edge.sinks.drop_class import DropClasses
 from edge.sinks.encoding import encode
 from edge.sinks.left_open import RESTART, restart_end
 from edge.sinks.mqtt_auth import read_password, secure
-from edge.sinks.outbox import MEMORY, Outbox
+from edge.sinks.outbox_keeper import OutboxKeeper
 from edge.version import version
 from edge.wallclock import WallClock, iso_or_none, wall_iso
 
@@ -63,13 +62,15 @@ class MqttSink:
         close_timeout_s: float = 5.0,
         sw_version: str | None = None,
         end_left_open: bool = False,
+        outbox_retry_s: float = 30.0,
     ):
         """`wall_offset`: wall-clock seconds minus pipeline seconds in replay (the drive's `started_at` as a Unix
         time: the pipeline clock starts at 0); live (None) the monotonic clock's, following clock steps.
         `sw_version`: the software version Home Assistant shows (default: the installed package's).
         `end_left_open`: end the alerts a previous process left open in the outbox (the daemon's start; never a
         sink rebuilt by a reload, whose process still has them open).
-        Never raises for the outbox: an outbox file that cannot be opened becomes an in-memory outbox (degraded)."""
+        Never raises for the outbox: while its file cannot be used, events are kept in memory (degraded) and the
+        file is retried every `outbox_retry_s`."""
         self.cfg = cfg
         self.device_id = device_id
         self.base = f"dms/{device_id}"
@@ -78,14 +79,8 @@ class MqttSink:
         self.wall = WallClock(wall_offset)
         self.close_timeout_s = close_timeout_s
         self.sw_version = sw_version or version()
-        self._outbox_problem: str | None = None  # why the outbox is not persistent
-        try:
-            self.outbox = Outbox(cfg.outbox_path, cfg.outbox_max_rows)
-        except (sqlite3.Error, OSError) as err:
-            self._outbox_problem = f"outbox not persistent: {err}"
-            log.error("MQTT: cannot open the outbox %s (%s): alerts are kept in memory only, a restart loses the "
-                      "unacknowledged ones", cfg.outbox_path, err)
-            self.outbox = Outbox(MEMORY, cfg.outbox_max_rows)
+        self._faults = FaultLog(log)  # a fault that repeats (per event, per round) logs once, then summaries
+        self.outbox = OutboxKeeper(cfg.outbox_path, cfg.outbox_max_rows, self._faults, outbox_retry_s)
 
         self._mid_lock = threading.Lock()  # guards _handed, _acked, _early, _gen, _connected_at
         self._handed: dict[int, tuple[int, int]] = {}  # paho mid -> (outbox row id, connection generation)
@@ -98,9 +93,7 @@ class MqttSink:
         self._closing = False
         self._reconnects = 0
         self._last_error: str | None = None
-        self._persist_failed = 0  # events the outbox could not store (handed to paho, in memory only)
-        self._persist_error: str | None = None  # the last such failure, until an event is stored again
-        self._delete_error: str | None = None
+        self._reported: tuple[str, str | None] | None = None  # the broker link's (state, detail) last published
         self._drop_classes = DropClasses()
         self._health: dict[str, Any] | None = None
         self._wake = threading.Event()
@@ -164,6 +157,7 @@ class MqttSink:
         self._pump_thread.join(timeout=2.0)
         if not self._pump_thread.is_alive():
             _closing_step("take the last acknowledgements", self._flush_acks)  # acks after the pump's last round
+            _closing_step("store what is in memory", lambda: self.outbox.retry(math.inf))  # if the file works now
         _closing_step("count what is left", self._report_left)
         _closing_step("close the outbox", self.outbox.close)
 
@@ -179,11 +173,11 @@ class MqttSink:
             log.warning("MQTT: 'stopped' not sent: %s", err)
 
     def _report_left(self) -> None:
-        left = self.outbox.count()
-        if left and self.outbox.persistent:
-            log.warning("MQTT: %d message(s) not acknowledged at close; kept in %s", left, self.outbox.path)
-        elif left:
-            log.error("MQTT: %d message(s) not acknowledged at close are lost (the outbox is in memory)", left)
+        left, lost = self.outbox.count(), self.outbox.in_memory()
+        if left > lost:
+            log.warning("MQTT: %d message(s) not acknowledged at close; kept in %s", left - lost, self.outbox.path)
+        if lost:
+            log.error("MQTT: %d message(s) not acknowledged at close are lost (kept in memory)", lost)
 
     # -- state ---------------------------------------------------------------------------------------------------
     @property
@@ -191,30 +185,15 @@ class MqttSink:
         return self._connected
 
     def health(self) -> dict[str, Any]:
-        """The broker link. `state`: ok; degraded (connected, but alerts are not stored durably: the outbox is in
-        memory or its last write failed); unavailable (not connected). The other numbers go to `metrics`."""
-        connected = self._connected
-        problems = [p for p in (self._outbox_problem, self._persist_error) if p]
-        if not connected:
-            state, detail = "unavailable", "; ".join(p for p in (self._last_error, *problems) if p) or None
-        elif problems:
-            state, detail = "degraded", "; ".join(problems)
-        else:
-            state, detail = "ok", None
-        return {
-            "state": state,
-            "detail": detail,
-            "connected": connected,
-            "pending": self.outbox.count(),
-            "dropped_alerts": self.outbox.dropped["alert"],
-            "dropped_telemetry": self.outbox.dropped["telemetry"],
-            "persist_failed": self._persist_failed,
-            "outbox_persistent": self.outbox.persistent,
-            "reconnects": self._reconnects,
-            "commands_refused": self.commands.refused,
-            **self.wall.metrics(),
-            "last_error": self._last_error,
-        }
+        """The broker link. `state`: ok; degraded (connected, but alerts are kept in memory: the outbox file cannot
+        be opened or written); unavailable (not connected). `detail` also names a repaired outbox file. The other
+        numbers go to `metrics`."""
+        connected, problem = self._connected, self.outbox.problem
+        state = "unavailable" if not connected else "degraded" if problem else "ok"
+        detail = "; ".join(p for p in (None if connected else self._last_error, problem, self.outbox.note) if p)
+        return {"state": state, "detail": detail or None, "connected": connected, **self.outbox.metrics(),
+                "reconnects": self._reconnects, "commands_refused": self.commands.refused, **self.wall.metrics(),
+                "last_error": self._last_error}
 
     def _health_payload(self, payload: dict[str, Any]) -> bytes:
         h = self.health()
@@ -225,7 +204,15 @@ class MqttSink:
         }
         components = dict(payload.get("components") or {})
         components.setdefault("broker", broker)
+        self._reported = (h["state"], h["detail"])
         return encode({**payload, "components": components})
+
+    def _report_change(self) -> None:
+        """Health goes out at once when the broker link's state or detail changed (not per event: its period
+        does the rest). Called from the caller's and the pump's thread: a race only sends it once more."""
+        h = self.health()
+        if self._connected and self._health is not None and (h["state"], h["detail"]) != self._reported:
+            self._send(HEALTH, self._health_payload(self._health), qos=1, retain=True)
 
     # -- events through the outbox -------------------------------------------------------------------------------
     def _publish_event(self, payload: dict[str, Any]) -> None:
@@ -255,27 +242,11 @@ class MqttSink:
             topics.append(self.topic(event_topic(alert_kind)))
         alert_id = event.get("id")
         open_alert = (alert_id, None if event.get("type") == "end" else data) if isinstance(alert_id, str) else None
-        try:
-            self.outbox.put_many([(t, data) for t in topics], qos=1, retain=False, kind=kind, open_alert=open_alert)
-        except Exception as err:  # disk full, read-only file, I/O error: the event must still go out
-            self._send_unstored(topics, data, err)
-        else:
-            self._persist_error = None
+        problem = self.outbox.problem
+        self.outbox.put_many([(t, data) for t in topics], qos=1, retain=False, kind=kind, open_alert=open_alert)
         self._wake.set()
-
-    def _send_unstored(self, topics: list[str], data: bytes, err: Exception) -> None:
-        """The outbox could not store the event: hand it to paho directly (QoS 1; paho keeps it in memory and
-        re-sends it after a reconnect, until acknowledged), count it and report the broker link degraded."""
-        self._persist_failed += 1
-        self._persist_error = f"outbox write failed ({err}): alerts are kept in memory only"
-        log.error("MQTT: outbox write failed (%s): event sent without the outbox, lost if the process ends before "
-                  "the broker acknowledged it", err)
-        for topic in topics:
-            info = self.client.publish(topic, data, qos=1, retain=False)
-            if info.rc not in _HANDED:
-                log.error("MQTT: paho refused the event on %s too (%s): it is lost", topic, info.rc)
-        if self._connected and self._health is not None:  # report it now, not at the next health period
-            self._send(HEALTH, self._health_payload(self._health), qos=1, retain=True)
+        if self.outbox.problem != problem:  # the first failed write: say so now
+            self._report_change()
 
     def _pump_loop(self) -> None:
         while True:
@@ -285,10 +256,24 @@ class MqttSink:
             if self._closing and not self._connected:
                 break
             try:
+                self._retry_outbox()
                 self._hand_rows()
-            except Exception:
-                log.exception("MQTT outbox pump failed")
+            except Exception as err:
+                self._faults.fault("pump", "MQTT outbox pump failed", kind=repr(err), exc_info=True)
+            else:
+                self._faults.clear("pump")
         self._flush_acks()
+
+    def _retry_outbox(self) -> None:
+        """Once the outbox file works again: health says so, and renumbered rows are all handed again (pump)."""
+        rewind = self.outbox.retry()
+        if rewind:
+            with self._mid_lock:  # acks of the old numbers are ignored; those rows are sent again (duplicates)
+                self._handed.clear()
+                self._acked.clear()
+                self._last_handed = 0
+        if rewind is not None:
+            self._report_change()
 
     def _flush_acks(self) -> None:
         """Delete the acknowledged rows, one transaction for all of them. On failure they are retried next round
@@ -302,11 +287,11 @@ class MqttSink:
         except Exception as err:
             with self._mid_lock:
                 self._acked[:0] = ids
-            if self._delete_error != str(err):
-                log.warning("MQTT: cannot delete %d acknowledged outbox row(s) (%s); retrying", len(ids), err)
-            self._delete_error = str(err)
+            self._faults.fault("delete", "MQTT: cannot delete %d acknowledged outbox row(s) (%s); retrying", len(ids),
+                               err, kind=str(err), level=logging.WARNING,
+                               summary="MQTT: outbox deletes failing: {n} more attempt(s) in the last {s:.0f} s")
         else:
-            self._delete_error = None
+            self._faults.clear("delete", "MQTT: acknowledged outbox rows are deleted again")
 
     def _hand_rows(self) -> None:
         """Hand the rows paho does not hold yet, in order, at most MAX_INFLIGHT ahead of the acks (pump thread)."""

@@ -10,14 +10,18 @@ messages a minute; the rows of one message are written in one transaction (`put_
 rows are deleted in batches (`delete_many`, by the MQTT pump thread, off the frame loop).
 
 Errors: a failed write raises the real sqlite3.Error (disk full, read-only file) with nothing stored and the counts
-consistent; the caller decides what to do with the message (the MQTT sink hands it to paho, in memory only).
+consistent; the caller decides what to do with the message (the MQTT sink keeps it in memory: outbox_keeper).
 
 Bounded: beyond `max_rows` the oldest telemetry rows are dropped first; an alert row is dropped only when no
 telemetry row is left, and every drop is counted and logged.
 
 Open alerts: beside the rows, `open_alerts` holds the last message of every alert that has started and not ended,
 written in the same transaction as the message itself, so after a crash it names exactly the alerts whose end was
-never stored (`left_open`): the next start ends them.
+never stored (`left_open`): the next start ends them. In memory (the keeper's spill while the file cannot be used)
+an end is kept as a tombstone (no message), so that moving the spill into the file ends the alert there too.
+
+A damaged file is healed by outbox_heal, and the MQTT sink's use of it (in memory while the file cannot be used) is
+outbox_keeper's; this class only stores rows.
 """
 
 from __future__ import annotations
@@ -36,7 +40,7 @@ Kind = Literal["alert", "telemetry"]
 KINDS: tuple[Kind, ...] = ("alert", "telemetry")
 MEMORY = ":memory:"
 
-_SCHEMA = """
+SCHEMA = """
 CREATE TABLE IF NOT EXISTS outbox (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     topic TEXT NOT NULL,
@@ -48,9 +52,17 @@ CREATE TABLE IF NOT EXISTS outbox (
 CREATE INDEX IF NOT EXISTS outbox_kind ON outbox (kind, id);
 CREATE TABLE IF NOT EXISTS open_alerts (
     id TEXT PRIMARY KEY,
-    event BLOB NOT NULL
+    event BLOB
 );
 """
+COLUMNS = "id, topic, payload, qos, retain, kind"
+# What a row must be for the sink to send it: the schema's rules, and what its writer (this class) always writes
+# (an id > 0: `pending` reads after 0).
+VALID_ROW = ("id > 0 AND typeof(topic) = 'text' AND typeof(payload) = 'blob' AND qos IN (0, 1, 2) "
+             "AND retain IN (0, 1) AND kind IN ('alert', 'telemetry')")
+
+
+OpenAlert = tuple[str, bytes | None]  # (alert id, its last message; None: it ended)
 
 
 @dataclass(frozen=True)
@@ -85,8 +97,14 @@ class Outbox:
             if self.persistent:
                 self._db.execute("PRAGMA journal_mode=WAL")
                 self._db.execute("PRAGMA synchronous=FULL")
-            self._db.executescript(_SCHEMA)
+                self._db.execute("PRAGMA secure_delete=ON")  # a salvage (outbox_heal) must not find deleted rows
+            self._db.executescript(SCHEMA)
+            if self.persistent:  # a file that opens but cannot be written (read-only) would fail at the first alert
+                version = int(self._db.execute("PRAGMA user_version").fetchone()[0])
+                self._db.execute(f"PRAGMA user_version = {version}")
             self._count = self._db.execute("SELECT COUNT(*) FROM outbox").fetchone()[0]
+            seq = self._db.execute("SELECT seq FROM sqlite_sequence WHERE name = 'outbox'").fetchone()
+            self.last_id: int = int(seq[0]) if seq else 0  # the highest id ever given: new rows come after it
         except BaseException:
             self._db.close()
             raise
@@ -99,48 +117,93 @@ class Outbox:
 
     def put_many(
         self, messages: Sequence[tuple[str, bytes]], qos: int = 1, retain: bool = False, kind: Kind = "alert",
-        open_alert: tuple[str, bytes | None] | None = None,
+        open_alert: OpenAlert | None = None,
     ) -> list[int]:
         """Store (topic, payload) messages in ONE transaction (all or none, one fsync); returns their row ids, in
         order. May drop older rows (or these) to stay within max_rows. On an error (disk full, read-only file)
         nothing is stored and the sqlite3.Error is raised. `open_alert`: (alert id, its message) while the alert
         is open, (alert id, None) when the message ends it."""
-        if kind not in KINDS:
-            raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
+        return self._insert([(None, topic, payload, qos, retain, kind) for topic, payload in messages],
+                            [open_alert] if open_alert is not None else [])
+
+    def note_open_alerts(self, notes: Sequence[OpenAlert]) -> None:
+        """Apply another outbox's open-alert notes (`open_alert_notes`), in ONE transaction."""
+        self._insert([], notes)
+
+    def left_open(self) -> list[OpenAlert]:
+        """(alert id, last message) of every alert that started and whose end was never stored, in the order of
+        their last messages."""
+        with self._lock:
+            rows = self._db.execute("SELECT id, event FROM open_alerts WHERE event IS NOT NULL ORDER BY rowid")
+            return [(r[0], bytes(r[1])) for r in rows]
+
+    def clear_open_alerts(self) -> None:
+        with self._lock:
+            self._db.execute("DELETE FROM open_alerts")
+
+    def open_alert_notes(self) -> list[OpenAlert]:
+        """Every note, tombstones included (in memory: ends to carry into the file)."""
+        with self._lock:
+            rows = self._db.execute("SELECT id, event FROM open_alerts ORDER BY rowid")
+            return [(r[0], None if r[1] is None else bytes(r[1])) for r in rows]
+
+    def put_rows(self, rows: Sequence[Row], keep_ids: bool) -> list[int]:
+        """Store rows taken from another outbox, in ONE transaction, like put_many; `keep_ids`: with their own ids
+        (the caller makes sure they come after `last_id`), else numbered after it. Returns their new ids."""
+        return self._insert([(r.id if keep_ids else None, r.topic, r.payload, r.qos, r.retain, r.kind) for r in rows])
+
+    def reserve_ids(self, upto: int) -> None:
+        """Number the next rows after `upto` at least (one transaction; raises sqlite3.Error like put_many)."""
+        with self._lock:
+            if upto <= self.last_id:
+                return
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+                self._db.execute("INSERT INTO sqlite_sequence (name, seq) SELECT 'outbox', 0 "
+                                 "WHERE NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = 'outbox')")
+                self._db.execute("UPDATE sqlite_sequence SET seq = ? WHERE name = 'outbox'", (upto,))
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._recover()
+                raise
+            self.last_id = upto
+
+    def _insert(self, values: list[tuple[int | None, str, bytes, int, bool, str]],
+                notes: Sequence[OpenAlert] = ()) -> list[int]:
+        bad = [v[5] for v in values if v[5] not in KINDS]
+        if bad:
+            raise ValueError(f"kind must be one of {KINDS}, got {bad[0]!r}")
+        if not values and not notes:
+            return []
         with self._lock:
             dropped = dict(self.dropped)
             try:
                 self._db.execute("BEGIN IMMEDIATE")
                 ids = []
-                for topic, payload in messages:
+                for row_id, topic, payload, qos, retain, kind in values:
                     cur = self._db.execute(
-                        "INSERT INTO outbox (topic, payload, qos, retain, kind) VALUES (?, ?, ?, ?, ?)",
-                        (topic, bytes(payload), int(qos), int(bool(retain)), kind),
+                        f"INSERT INTO outbox ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)",
+                        (row_id, topic, bytes(payload), int(qos), int(bool(retain)), kind),
                     )
                     ids.append(int(cur.lastrowid or 0))
                     self._count += 1
                 while self._count > self.max_rows:
                     self._drop_one()
-                if open_alert is not None:
-                    self._note_open_alert(*open_alert)
+                for alert_id, message in notes:
+                    self._note_open_alert(alert_id, message)
                 self._db.execute("COMMIT")
             except BaseException:
                 self.dropped = dropped  # the drops were rolled back too
                 self._recover()
                 raise
+            self.last_id = max([self.last_id, *ids])
             return ids
 
     def _note_open_alert(self, alert_id: str, message: bytes | None) -> None:
-        if message is None:
+        if message is None and self.persistent:
             self._db.execute("DELETE FROM open_alerts WHERE id = ?", (alert_id,))
-        else:
+        else:  # an open alert's last message, or (in memory) an end's tombstone
             self._db.execute("INSERT OR REPLACE INTO open_alerts (id, event) VALUES (?, ?)", (alert_id, message))
-
-    def left_open(self) -> list[tuple[str, bytes]]:
-        """(alert id, last message) of every alert that started and whose end was never stored, in the order of
-        their last messages."""
-        with self._lock:
-            return [(r[0], bytes(r[1])) for r in self._db.execute("SELECT id, event FROM open_alerts ORDER BY rowid")]
 
     def _recover(self) -> None:
         """After a failed write (lock held): roll back unless SQLite already did (it does on SQLITE_FULL, IOERR,
@@ -175,7 +238,7 @@ class Outbox:
         """Rows waiting for an acknowledgement, in insertion order, with id > `after`."""
         with self._lock:
             rows = self._db.execute(
-                "SELECT id, topic, payload, qos, retain, kind FROM outbox WHERE id > ? ORDER BY id LIMIT ?",
+                f"SELECT {COLUMNS} FROM outbox WHERE id > ? ORDER BY id LIMIT ?",
                 (after, limit),
             ).fetchall()
         return [Row(r[0], r[1], bytes(r[2]), r[3], bool(r[4]), r[5]) for r in rows]

@@ -235,42 +235,53 @@ def broker_states(sub: Subscriber) -> list[tuple[str, str | None]]:
     return [(d["components"]["broker"]["state"], d["components"]["broker"].get("detail")) for d in docs]
 
 
-def test_full_disk_loses_no_event(tmp_path):
-    """The outbox cannot write (disk full): each event goes to paho directly, with the broker up and while it is
-    down (paho keeps it in memory and sends it after the reconnect); counted and reported as degraded."""
+def test_full_disk_loses_no_event(tmp_path, caplog):
+    """The outbox cannot write (disk full): events are kept in memory, in order, and go out with the broker up and
+    after it was down; reported as degraded once (not per event); when the disk has room again the retry moves the
+    rows still in memory into the file and the link is ok."""
     broker = Mosquitto(persistence=True)  # the subscriber's queue survives the restart
     broker.start()
     try:
         events = [f"dms/{DEV}/events", f"dms/{DEV}/events/microsleep"]
         sub = Subscriber(broker, [*events, f"dms/{DEV}/health"], client_id="dms-test-full", persistent=True)
-        sink = MqttSink(mqtt_cfg(broker, tmp_path, homeassistant=False), DEV)
+        sink = MqttSink(mqtt_cfg(broker, tmp_path, homeassistant=False), DEV, outbox_retry_s=0.2)
         assert wait_until(lambda: sink.connected)
         sink.publish("health", HEALTH)
-        disk = FullDisk(sink.outbox._db, fail_on="INSERT", sqlite_rolls_back=True)
-        sink.outbox._db = disk
-        sink.publish("events", event(0))  # broker up
-        assert sub.wait_for(lambda m: len([t for t, _, _ in m if t in events]) >= 2)
+        file = sink.outbox._file
+        disk = file._db = FullDisk(file._db, fail_on="INSERT", sqlite_rolls_back=True)
+        for i in range(3):
+            sink.publish("events", event(i))  # broker up
+        assert sub.wait_for(lambda m: len([t for t, _, _ in m if t in events]) >= 6)
         assert sub.wait_for(lambda m: ("degraded", ANY_DETAIL) in broker_states(sub))  # reported at once
         assert "disk is full" in str(broker_states(sub)[-1][1])
+        assert [s for s, _ in broker_states(sub)] == ["ok", "degraded"]  # once, not per event
+        assert wait_until(lambda: sink.outbox.count() == 0)  # acknowledged: gone from memory
         broker.stop()
         assert wait_until(lambda: not sink.connected)
-        sink.publish("events", event(1))  # broker down: only paho's memory holds it
+        sink.publish("events", event(3))  # broker down: only memory holds it
         health = sink.health()
-        assert health["persist_failed"] == 2 and health["dropped_alerts"] == 0 and health["pending"] == 0
+        assert health["persist_failed"] == 4 and health["dropped_alerts"] == 0 and health["pending"] == 2
         assert health["state"] == "unavailable" and "disk is full" in health["detail"]
+        assert file.count() == 0 and health["outbox_persistent"]  # the file is still there; it took nothing
         broker.start()
         assert wait_until(lambda: sink.connected)
         for topic in events:
-            assert sub.wait_for(lambda m: len(dedup([p for t, p, _ in m if t == topic])) >= 2)
-            assert dedup(sub.on(topic)) == [key(event(0)), key(event(1))]
+            assert sub.wait_for(lambda m: len(dedup([p for t, p, _ in m if t == topic])) >= 4)
+            assert dedup(sub.on(topic)) == [key(event(i)) for i in range(4)]
         assert sink.health()["state"] == "degraded"
-        disk.fail = False  # the disk has room again
-        sink.publish("events", event(2))
-        assert sub.wait_for(lambda m: len(dedup([p for t, p, _ in m if t == events[0]])) >= 3)
+        failed = [r for r in caplog.records if "outbox write failed" in r.getMessage()]
+        assert len(failed) == 1, failed  # not once per event
+        disk.fail = False  # the disk has room again: the retry makes the outbox durable again
+        assert wait_until(lambda: sink.health()["state"] == "ok")
+        assert sub.wait_for(lambda m: broker_states(sub)[-1] == ("ok", None))  # reported at once
+        sink.publish("events", event(4))
+        assert sink.outbox.in_memory() == 0 and sink.health()["persist_failed"] == 4  # stored in the file
+        assert sub.wait_for(lambda m: len(dedup([p for t, p, _ in m if t == events[0]])) >= 5)
+        assert dedup(sub.on(events[0])) == [key(event(i)) for i in range(5)]
         assert wait_until(lambda: sink.outbox.count() == 0)
         health = sink.health()
-        assert health["state"] == "ok" and health["detail"] is None and health["persist_failed"] == 2
-        assert validate_all(sub) >= 6
+        assert health["state"] == "ok" and health["detail"] is None and health["persist_failed"] == 4
+        assert validate_all(sub) >= 10
         sink.close()
         sub.close()
     finally:

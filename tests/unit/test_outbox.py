@@ -8,6 +8,7 @@ import threading
 import pytest
 
 from edge.sinks.outbox import Outbox
+from tests.immutable import immutable
 
 
 def test_order_and_delete(tmp_path):
@@ -203,3 +204,9 @@ def test_open_alerts_are_kept_in_the_same_transaction_as_their_messages(tmp_path
     reopened.put_many([], open_alert=("a", None))
     assert reopened.left_open() == []
     reopened.close()
+
+
+def test_a_file_that_opens_but_cannot_be_written_raises_at_once(tmp_path):
+    Outbox(tmp_path / "o.sqlite").close()
+    with immutable(tmp_path / "o.sqlite"), pytest.raises(sqlite3.OperationalError, match="readonly"):
+        Outbox(tmp_path / "o.sqlite")  # not at the first alert
