@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from edge.faultlog import FaultLog
 from edge.rate import TokenBucket
 from edge.sinks.commands import Command, CommandError, dispatch, parse_command, result_payload
 
@@ -21,7 +22,6 @@ log = logging.getLogger("edge.mqtt")
 
 Handler = Callable[[Command], None]
 Publish = Callable[[dict[str, Any], int], None]  # (cmd/result payload, QoS)
-FLOOD_SUMMARY_S = 60.0  # while a flood lasts, one log line with its count per this long
 FLOOD_OVER_S = 1.0  # a flood is over when a command is admitted this long after the last refusal
 
 
@@ -34,9 +34,7 @@ class CommandInbox:
         self.clock = clock
         self._bucket = TokenBucket(rate_per_s, burst, clock())
         self.refused = 0  # commands refused for rate since start (health metric)
-        self._flooding = False
-        self._unlogged = 0  # refusals not yet counted in a log line
-        self._since = 0.0  # when the first of them came
+        self._faults = FaultLog(log, clock=clock)  # a flood logs once, then a count a minute, and when it is over
         self._last_refused = 0.0
 
     def receive(self, name: str, raw: bytes, retained: bool) -> None:
@@ -57,21 +55,15 @@ class CommandInbox:
         self.publish(result, 1)
 
     def _log_flood(self, now: float, admitted: bool) -> None:
-        """One line when a flood starts, then its count once a minute while it lasts and once when it is over."""
         if not admitted:
-            if not self._flooding:
-                self._flooding, self._since = True, now
-                log.warning("MQTT: commands arrive faster than %g per second; the excess is refused", self.rate_per_s)
             self.refused += 1
-            self._unlogged += 1
             self._last_refused = now
-        if not self._flooding:
-            return
-        over = admitted and now - self._last_refused >= FLOOD_OVER_S
-        if over or now - self._since >= FLOOD_SUMMARY_S:
-            log.warning("MQTT: %d command(s) refused in %.0f s: more than %g per second%s", self._unlogged,
-                        self._last_refused - self._since, self.rate_per_s, "; the flood is over" if over else "")
-            self._flooding, self._unlogged, self._since = not over, 0, now
+            self._faults.fault("flood", "MQTT: commands arrive faster than %g per second; the excess is refused",
+                               self.rate_per_s, level=logging.WARNING,
+                               summary="MQTT: {n} more command(s) refused in the last {s:.0f} s (rate limit)")
+        elif now - self._last_refused >= FLOOD_OVER_S:
+            self._faults.clear("flood", "MQTT: the command flood is over: %d refused since start", self.refused,
+                               level=logging.WARNING)
 
     def _refuse_for_rate(self, name: str, raw: bytes) -> None:
         try:
