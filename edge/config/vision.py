@@ -57,6 +57,11 @@ class VisionConfig(_Section):
     detector_score_threshold: Fraction = 0.5  # MediaPipe's default for BlazeFace short range
     detector_nms_iou: Fraction = 0.3  # MediaPipe's weighted-NMS overlap
     redetect_every_n_frames: int = Field(0, ge=0)  # also run the detector every N tracked frames; 0: only when lost
+    # Nobody in the seat: once no face has been found for `search_after_s`, the detector looks `search_hz` times a
+    # second instead of on every frame (a parked car with the daemon on costs a fraction of a driven one), and on
+    # every frame again from the first face found. A driver who sits down is seen within 1/search_hz s.
+    search_after_s: Seconds = 2.0
+    search_hz: float = Field(5.0, ge=1.0, le=240.0)  # at least once a second; at the camera's rate or above: off
     landmark_presence_threshold: Fraction = 0.5  # FaceMesh face-presence probability that keeps a track alive
     # The driver's seat in normalised frame coordinates (x0, y0, x1, y1): the largest face whose centre lies inside
     # is the driver; passengers elsewhere are ignored.

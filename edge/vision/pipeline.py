@@ -1,7 +1,9 @@
 """The vision stage: one frame in, one FaceObservation out.
 
 Detect the driver's face only when there is no track (or every N frames when configured); otherwise take the
-landmark ROI from the previous frame's landmarks, which is both faster and steadier than detecting again.
+landmark ROI from the previous frame's landmarks, which is both faster and steadier than detecting again. Once the
+seat has been empty for `search_after_s`, the detector runs only `search_hz` times a second, and on every frame again
+from the first face it finds.
 Not thread-safe: one pipeline per drive session (edge/session.py).
 """
 
@@ -106,13 +108,20 @@ class VisionPipeline:
         return VisionPipeline(vision, models, timer)
 
     def reset(self) -> None:
-        """Forget the track (a new drive, a reopened camera, the face lost)."""
+        """Start afresh (a new drive, a reopened camera): no track, and the seat searched on every frame."""
+        self._lose_face()
+        self._absent_since: float | None = None  # the first frame without a face, since the last one with a face
+        self._search_gate: RateGate | None = None  # while the seat has been empty for search_after_s
+
+    def _lose_face(self) -> None:
         self._track: Roi | None = None  # where to look for the face in the next frame
         self._frames_since_detect = 0
         self._emotion: EmotionEstimate | None = None
         self._emotion_gate = RateGate(self.cfg.emotion_hz) if self.cfg.emotion_hz > 0 else None
 
     def process(self, frame: Frame) -> FaceObservation:
+        if not self._search_due(frame.t):
+            return FaceObservation.absent(frame.t, frame.index)
         rec = self.timer.record
         t0 = time.perf_counter()
         gray = to_gray(frame.image)
@@ -122,8 +131,11 @@ class VisionPipeline:
 
         found = self._find_face(gray, w, h)
         if found is None:
-            self.reset()
+            self._lose_face()
+            if self._absent_since is None:
+                self._absent_since = frame.t
             return FaceObservation.absent(frame.t, frame.index)
+        self._absent_since = None
         result, box, detector_score = found
         pts = result.points
 
@@ -162,6 +174,16 @@ class VisionPipeline:
             else:
                 self._emotion = None
         return replace(observation, eye_states=eye_states, emotion=self._emotion)
+
+    def _search_due(self, t: float) -> bool:
+        """Whether to look for the face in the frame at `t`: always, unless the seat has been empty for
+        search_after_s; then on search_hz's grid, which starts at the first frame of the slow search."""
+        if self._absent_since is None or t - self._absent_since < self.cfg.search_after_s:
+            self._search_gate = None
+            return True
+        if self._search_gate is None:
+            self._search_gate = RateGate(self.cfg.search_hz)
+        return self._search_gate.due(t)
 
     def _find_face(self, gray: np.ndarray, w: int, h: int) -> tuple[LandmarkResult, Box, float | None] | None:
         """The driver's landmarks, their box, and the detector's score when the detector found the face in this

@@ -49,13 +49,33 @@ def test_emotion_runs_at_its_rate_with_all_classes(pipeline, wolfgang_frames):
     "name, present_frames",
     [("noface_face.mov", range(96, 168)), ("face_noface.mov", range(0, 72))],
 )
-def test_face_enters_and_leaves_on_the_right_frames(pipeline, clip, name, present_frames):
-    present = _presence(pipeline, clip(name))
+def test_face_enters_and_leaves_on_the_right_frames(config, vision_models, clip, name, present_frames):
+    from edge.vision.pipeline import VisionPipeline
+
+    every_frame = config.vision.model_copy(update={"search_hz": 240.0})  # no slow search of the empty seat
+    present = _presence(VisionPipeline(every_frame, vision_models), clip(name))
     assert len(present) == 169
     expected = np.zeros(169, bool)
     expected[list(present_frames)] = True
     wrong = np.flatnonzero(present != expected)
     assert wrong.size == 0, f"{name}: wrong presence on frames {wrong.tolist()}"
+
+
+def test_an_empty_seat_is_searched_slowly_and_a_driver_found_within_a_search_period(config, vision_models, clip):
+    from edge.vision.pipeline import VisionPipeline
+
+    cfg = config.vision  # the defaults: the slow search starts after 2 s without a face, at 5 Hz
+    p = VisionPipeline(cfg, vision_models)
+    with open_replay(clip("noface_face.mov")) as source:  # nobody for 96 frames (3.6 s), then a face until 168
+        frames = list(source)
+    obs = [p.process(frame) for frame in frames]
+    first = next(i for i, o in enumerate(obs) if o.present)
+    assert 0 <= frames[first].t - frames[96].t <= 1.0 / cfg.search_hz
+    assert all(o.present for o in obs[first:168]) and not any(o.present for o in obs[:96])
+    empty_s = frames[first].t - frames[0].t
+    every_frame = sum(f.t - frames[0].t < cfg.search_after_s for f in frames)
+    slow = p.timer.percentiles_ms()["detect"]["count"] - every_frame - 1  # the 1: the face lost at frame 168
+    assert abs(slow - (1 + (empty_s - cfg.search_after_s) * cfg.search_hz)) <= 1  # the grid's first point, then 5 Hz
 
 
 def test_passenger_outside_the_driver_region_is_ignored(config, vision_models, wolfgang_frames):
