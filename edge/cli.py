@@ -1,4 +1,5 @@
-"""The `dms` command line. Exit codes: 0 success, 1 a failure while running, 2 bad config or arguments."""
+"""The `dms` command line. Exit codes (edge/exits.py): 0 success, 1 a failure while running, 2 bad config, arguments
+or input, 3 a replay that completed but skipped input."""
 
 from __future__ import annotations
 
@@ -12,19 +13,13 @@ from typing import TYPE_CHECKING, Callable, Sequence
 
 from edge.config import Config, ConfigError, load_config, with_overrides
 from edge.config.mqtt_url import MqttUrlError, with_mqtt_url
+from edge.exits import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, UsageError
 
 if TYPE_CHECKING:
     from edge.monitor.driver import DriverState
     from edge.replay import ReplaySummary
-    from edge.sinks.base import Sink
-    from edge.sources.recording import ReplaySource
 
-EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 log = logging.getLogger("edge.cli")
-
-
-class UsageError(Exception):
-    """A bad argument: reported on stderr, exit code 2."""
 
 
 def _config(args: argparse.Namespace) -> Config:
@@ -93,114 +88,20 @@ def cmd_models(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _open_replay(path: Path, cfg: Config):
-    from edge.sources.recording import RecordingError, open_replay
-
-    try:
-        return open_replay(path, default_fps=cfg.camera.fps)
-    except RecordingError as err:
-        raise UsageError(str(err)) from None
-
-
-def _recording_id(source: ReplaySource) -> str:
-    """Stable per recording and short (alert ids derive from it): a replay is reproducible, two recordings differ,
-    and a long file name does not make an id that cmd/ack cannot name."""
-    import hashlib
-
-    name = str(source.info.get("started_at") or source.path.resolve())
-    return hashlib.sha256(name.encode()).hexdigest()[:12]
-
-
-def _replay_one(
-    path: Path,
-    cfg: Config,
-    open_sinks: Callable[[ReplaySource], list[Sink]],
-    pace: float,
-    label: str = "",
-    progress: bool = True,
-    streams: dict[str, Path] | None = None,
-    on_state: Callable[[DriverState], None] | None = None,
-) -> ReplaySummary:
-    """Open the input and build the session first (its models, the recorded streams), so a bad path, stream or model
-    fails before any output is created or truncated; then the sinks; then replay. Each modality takes its stream
-    from `streams` (its replay flag), else the drive's own, if any."""
-    from edge.modalities.base import InputError
-    from edge.progress import ProgressBar
-    from edge.replay import replay
-    from edge.session import DriveSession, recorded_modalities
-    from edge.stats import StageTimer
-    from edge.vision.pipeline import VisionPipeline
-
-    source = _open_replay(path, cfg)
-    with source:
-        timer = StageTimer()
-        recorded = {**source.streams, **(streams or {})}
-        try:
-            session = DriveSession(cfg, VisionPipeline.from_config(cfg, timer), recorded_modalities(recorded, timer),
-                                   [], f"{cfg.device_id}-{_recording_id(source)}", timer)
-        except InputError as err:
-            raise UsageError(str(err)) from None
-        sinks = open_sinks(source)
-        session.publisher.sinks = sinks
-        bar = ProgressBar(source.frame_count, label, enabled=progress)
-        try:
-            def on_frame(n: int, state: DriverState) -> None:
-                bar.update(n)
-                if on_state is not None:
-                    on_state(state)
-
-            return replay(source, session, pace, on_frame=on_frame)
-        finally:
-            bar.close()
-            for sink in sinks:
-                sink.close()
-
-
-def _pace(args: argparse.Namespace) -> float:
-    """--pace, or --speed, its deprecated alias (speed is the vehicle's elsewhere)."""
-    if args.speed is not None:
-        if args.pace is not None:
-            raise UsageError("--speed is the old name of --pace: give only --pace")
-        print("warning: --speed is deprecated and will be removed: use --pace", file=sys.stderr)
-    pace = args.pace if args.pace is not None else args.speed if args.speed is not None else 0.0
-    if pace < 0:
-        raise UsageError("--pace must be >= 0 (0: as fast as possible, 1: real time)")
-    return pace
-
-
 def cmd_replay(args: argparse.Namespace) -> int:
-    from edge.modalities import REGISTERED
-    from edge.sinks.console import ConsoleSink
-    from edge.sinks.jsonl import JsonlSink
-    from edge.sinks.replay_mqtt import replay_mqtt_sink
+    from edge.replay_command import run_replay
 
-    cfg = with_mqtt_url(_config(args), args.mqtt, args.device_id)
-    pace = _pace(args)
-    console = not args.quiet and args.jsonl != "-"
-
-    def open_sinks(source: ReplaySource) -> list[Sink]:
-        # The broker first: if it cannot be reached, no output file has been created or truncated yet.
-        sinks: list[Sink] = [replay_mqtt_sink(cfg, source)] if cfg.mqtt.enabled else []
-        if args.jsonl:
-            sinks.append(JsonlSink(args.jsonl))
-        if console:
-            sinks.append(ConsoleSink())
-        return sinks
-
-    streams = {k.stream: Path(given) for k in REGISTERED if (given := getattr(args, k.replay_flag.replace("-", "_")))}
-    # State lines already show progress; a bar would be drawn over them on the same terminal.
-    summary = _replay_one(Path(args.path), cfg, open_sinks, pace, progress=not console, streams=streams)
-    print(f"{args.path}: {summary.line()}", file=sys.stderr)
-    return EXIT_OK
+    return run_replay(args, with_mqtt_url(_config(args), args.mqtt, args.device_id))
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from edge.assets import AssetError
     from edge.demo import DEMO_ORDER, clip_path
+    from edge.replay_command import pace_of, replay_one
     from edge.sinks.console import ConsoleSink
 
     cfg = _config(args)
-    pace = _pace(args)
+    pace = pace_of(args)
     try:
         clips = [clip_path(name) for name in DEMO_ORDER]
     except AssetError as err:
@@ -209,7 +110,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     summaries = []
     for clip in clips:
         print(f"\n== {clip.name}: driver state at {cfg.state.state_hz:g} Hz ==")
-        summaries.append((clip.name, _replay_one(clip, cfg, lambda _: [ConsoleSink()], pace, progress=False)))
+        summaries.append((clip.name, replay_one(clip, cfg, lambda _: [ConsoleSink()], pace, progress=False)))
     print("\n== summary ==")
     for name, summary in summaries:
         print(f"{name}: {summary.line()}")
@@ -299,9 +200,10 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 def cmd_eval(args: argparse.Namespace) -> int:
     from edge.eval.command import EvalInputError, run_eval
+    from edge.replay_command import replay_one
 
     def replay_clip(path: Path, cfg: Config, on_state: Callable[[DriverState], None]) -> ReplaySummary:
-        return _replay_one(path, cfg, lambda _: [], 0.0, label=f"{path.name} ", on_state=on_state)
+        return replay_one(path, cfg, lambda _: [], 0.0, label=f"{path.name} ", on_state=on_state, strict=args.strict)
 
     try:
         return run_eval(args, _config(args), replay_clip)
@@ -310,11 +212,13 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
+    from edge.replay_command import replay_one
     from edge.report.command import ReportInputError, run_report
 
     cfg = _config(args)
     try:
-        return run_report(args, lambda path, sinks: _replay_one(path, cfg, lambda _: sinks, 0.0, f"{path.name} "))
+        return run_report(args, lambda path, sinks: replay_one(path, cfg, lambda _: sinks, 0.0, f"{path.name} ",
+                                                               strict=args.strict))
     except ReportInputError as err:
         raise UsageError(str(err)) from None
 
@@ -330,6 +234,7 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     from edge.modalities import REGISTERED
+    from edge.replay_command import add_strict
 
     parser = argparse.ArgumentParser(prog="dms", description="Edge driver monitoring system")
     parser.add_argument("--log-level", default="WARNING", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
@@ -359,6 +264,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device-id", help="the device id of the topics (default: device_id of the config)")
     for kind in REGISTERED:
         p.add_argument(f"--{kind.replay_flag}", metavar="FILE", help=kind.stream_help)
+    add_strict(p)
     p.set_defaults(func=cmd_replay)
 
     p = with_config(sub.add_parser("run", help="the in-vehicle daemon (systemd: Type=notify, watchdog)"))
@@ -396,6 +302,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = with_config(sub.add_parser("report", help="an HTML report of a run: timelines, alerts, summary (offline)"))
     report_arguments(p)
+    add_strict(p)
     p.set_defaults(func=cmd_report)
 
     from edge.dashboard.command import add_arguments as dashboard_arguments
@@ -409,6 +316,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = with_config(sub.add_parser("eval", help="score the product against labelled drives (docs/eval.md)"))
     add_arguments(p)
+    add_strict(p)
     p.set_defaults(func=cmd_eval)
     return parser
 
@@ -425,7 +333,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"dms {args.command}: {err}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
-        return 130
+        return EXIT_INTERRUPTED
     except BrokenPipeError:  # `dms ... | head`: the reader left; not an error
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_OK

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, cast
 
 from edge import sysinfo
+from edge.closing import close_all, closing_step
 from edge.config import Config, ConfigError
 from edge.health import health_payload, source_component, stats_payload
 from edge.names import HEALTH, STATS
@@ -86,15 +87,15 @@ class Daemon:
         self.worker_failures: list[float] = []
         self.exit_code = 0
         self.camera = LiveCamera(cfg.camera)
-        self.mqtt = self._mqtt_sink(cfg)
+        self.mqtt = self._mqtt_sink(cfg, end_left_open=True)  # what a crash of the last run left open
         self.session = DriveSession.live(cfg, self._sinks(), _alert_id_prefix(cfg), self.timer)
 
-    def _mqtt_sink(self, cfg: Config) -> Sink | None:
+    def _mqtt_sink(self, cfg: Config, end_left_open: bool = False) -> Sink | None:
         if not cfg.mqtt.enabled:
             return None
         from edge.sinks.mqtt import MqttSink
 
-        return MqttSink(cfg.mqtt, cfg.device_id, on_command=self._on_command)
+        return MqttSink(cfg.mqtt, cfg.device_id, on_command=self._on_command, end_left_open=end_left_open)
 
     def _sinks(self) -> list[Sink]:
         return [*self.extra_sinks, *([self.mqtt] if self.mqtt is not None else [])]
@@ -275,24 +276,28 @@ class Daemon:
 
     def _shutdown(self) -> None:
         """Stop the worker and the sources, end every open alert, answer what is still queued, then close the sinks
-        (the MQTT sink flushes its outbox, then publishes `stopped`)."""
-        self.notifier.stopping()
-        self._stop_worker()
-        self.camera.stop()
-        self.session.stop()
-        self.session.end(time.monotonic(), "stopped")
+        (the MQTT sink flushes its outbox, then publishes `stopped`). Each step runs whatever the ones before raised:
+        a camera that fails to close must not leave an alert open or the outbox unflushed."""
+        failed = close_all(log, "dms run", [
+            ("tell systemd", self.notifier.stopping),
+            ("stop the session worker", self._stop_worker),
+            ("stop the camera", self.camera.stop),
+            ("stop the sensors", self.session.stop),
+            ("end the open alerts", lambda: self.session.end(time.monotonic(), "stopped")),
+            ("answer the queued commands", self._refuse_queued),
+            *((f"close the {type(sink).__name__}", sink.close) for sink in self._sinks()),
+        ])
+        if failed:
+            self.exit_code = self.exit_code or 1
+
+    def _refuse_queued(self) -> None:
         for pending in (self.commands, self.reloads):
             while not pending.empty():
                 pending.get_nowait().reply({"ok": False, "reason": "the daemon is stopping"})
-        for sink in self._sinks():
-            self._close(sink)
 
     @staticmethod
     def _close(sink: Sink) -> None:
-        try:
-            sink.close()
-        except Exception:  # noqa: BLE001 - closing must go on for the others
-            log.exception("closing a sink failed")
+        closing_step(log, "dms run", f"close the {type(sink).__name__}", sink.close)
 
     def _ready_to_announce(self, now: float) -> bool:
         """After the first processed frame; or, with a camera that stays unavailable, once that is sure: a

@@ -36,6 +36,8 @@ HEALTH = "health"
 STATS = "stats"
 AVAILABILITY = "availability"
 CMD_RESULT = "cmd/result"
+# Not an MQTT topic: the last line of a RUN.jsonl (`dms replay --jsonl`), the replay's summary.
+REPLAY_SUMMARY = "replay"
 COMMANDS: tuple[str, ...] = ("ack", "calibrate", "reload")
 
 

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Callable, Iterable
+from typing import Any, Callable, Iterable
 
 from edge.monitor.driver import DriverState
+from edge.names import SCHEMA_VERSION
 from edge.session import DriveSession
+from edge.skips import Skip
 from edge.types import Frame
 
 
@@ -24,6 +26,7 @@ class ReplaySummary:
     media_seconds: float
     elapsed_s: float
     states: int
+    skipped: tuple[Skip, ...] = ()  # what the input left out (edge/skips.py): filled in by whoever knows the input
 
     @property
     def face_found_pct(self) -> float:
@@ -38,6 +41,13 @@ class ReplaySummary:
             f"{self.frames} frames ({self.media_seconds:.1f} s of video), face found in {self.face_found_pct:.1f} %, "
             f"{self.states} state messages, {self.elapsed_s:.2f} s at {self.fps:.0f} fps"
         )
+
+    def payload(self) -> dict[str, Any]:
+        """The last line of a RUN.jsonl (docs/schemas/replay.json): what was replayed and skipped, not how fast, so
+        a replay's file stays the same from run to run."""
+        return {"v": SCHEMA_VERSION, "frames": self.frames, "face_frames": self.face_frames,
+                "media_s": round(self.media_seconds, 3), "states": self.states,
+                "skipped": [s.payload() for s in self.skipped]}
 
 
 def replay(

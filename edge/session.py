@@ -10,12 +10,14 @@ Not thread-safe: one thread steps a session and runs its commands.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from edge.closing import close_all
 from edge.config import Config
 from edge.modalities import REGISTERED
 from edge.modalities.base import Modality, ModalityKind
@@ -25,6 +27,8 @@ from edge.rate import RateGate
 from edge.sinks.base import Sink
 from edge.stats import StageTimer
 from edge.types import FaceObservation, Frame
+
+log = logging.getLogger("edge.session")
 
 OpenModality = Callable[[ModalityKind, Config], Modality]
 
@@ -42,12 +46,13 @@ def live_modalities(timer: StageTimer) -> OpenModality:
     return lambda kind, cfg: kind.live(cfg, timer)
 
 
-def recorded_modalities(streams: Mapping[str, Path | None], timer: StageTimer) -> OpenModality:
-    """Each modality from its recorded stream (by stream name), absent without one. May raise InputError."""
+def recorded_modalities(streams: Mapping[str, Path | None], timer: StageTimer, strict: bool = False) -> OpenModality:
+    """Each modality from its recorded stream (by stream name), absent without one. May raise InputError; with
+    `strict` also for a malformed line, which is otherwise skipped and reported (Modality.skipped)."""
 
     def open_modality(kind: ModalityKind, cfg: Config) -> Modality:
         path = streams.get(kind.stream)
-        return kind.replay(cfg, path, timer) if path is not None else Modality(kind)
+        return kind.replay(cfg, path, timer, strict) if path is not None else Modality(kind)
 
     return open_modality
 
@@ -166,8 +171,8 @@ class DriveSession:
             modality.start()
 
     def stop(self) -> None:
-        for modality in self.modalities:
-            modality.stop()
+        """Stop every modality's live source, each whatever the ones before raised."""
+        close_all(log, "session", [(f"stop the {m.kind.source} source", m.stop) for m in self.modalities])
 
     def reconfigure(self, cfg: Config, alert_id_prefix: str, t: float) -> Reconfigured:
         """Apply a new config between steps, keeping every part whose config did not change: the monitor's parts

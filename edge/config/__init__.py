@@ -7,13 +7,15 @@ and where its default comes from.
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
 from typing import Any
 
 from pydantic import Field, ValidationError, model_validator
+from pydantic_core import ErrorDetails
 
-from edge.config._base import DEFAULT_MODELS_DIR, PROJECT_ROOT, Fraction, Seconds, _Section
+from edge.config._base import DEFAULT_MODELS_DIR, PROJECT_ROOT, Fraction, Seconds, _Section, bounded, number_fields, why
 from edge.config.outputs import MqttConfig, RecordingConfig, StateConfig
 from edge.config.policy import AlertLevels, AlertsConfig, DistractionConfig, DrowsinessConfig, FusionConfig
 from edge.config.sensors import AudioConfig, PhysioConfig, SerialConfig
@@ -30,7 +32,7 @@ __all__ = [
     "CameraConfig", "Config", "ConfigError", "DistractionConfig", "DrowsinessConfig", "EyesConfig", "FusionConfig",
     "MqttConfig", "PhysioConfig", "RecordingConfig", "RuntimeConfig", "SerialConfig", "SpeedConfig", "StateConfig",
     "VisionConfig",
-    "config_from_dict", "load_config", "tomllib", "with_overrides",
+    "bounded", "config_from_dict", "load_config", "tomllib", "with_overrides",
 ]
 
 
@@ -61,6 +63,10 @@ class Config(_Section):
         return self
 
 
+# Each number's reason for its upper limit, by key path (edge/config/_base.py, `bounded`).
+_REASONS = {path: reason for path, (_, info) in number_fields(Config).items() if (reason := why(info)) is not None}
+
+
 class ConfigError(Exception):
     """A config that cannot be used. `problems` holds one line per error, each naming its key path."""
 
@@ -77,13 +83,36 @@ def _format_validation_error(err: ValidationError) -> list[str]:
     problems = []
     for e in err.errors():
         path = ".".join(str(p) for p in e["loc"]) or "(top level)"
+        given = e.get("input")
         if e["type"] == "extra_forbidden":
             problems.append(f"{path}: unknown key")
-            continue
-        given = e.get("input")
-        shown = "" if isinstance(given, dict) else f" (got {given!r})"
-        problems.append(f"{path}: {e['msg']}{shown}")
+        elif (upper := _upper_limit(e)) is not None:
+            problems.append(f"{path}: {_shown(given)} is {upper}")
+        else:
+            shown = "" if isinstance(given, dict) else f" (got {_shown(given)})"
+            problems.append(f"{path}: {e['msg']}{shown}")
     return problems
+
+
+def _shown(value: object) -> str:
+    """The value as written, cut short: a 4000-digit number or a megabyte string is not echoed into logs and MQTT."""
+    text = repr(value)
+    return text if len(text) <= 60 else f"{text[:40]}... ({len(text)} characters)"
+
+
+def _upper_limit(e: ErrorDetails) -> str | None:
+    """"above 7680 (8K UHD; ...)" for a number past its upper limit, with the reason `bounded()` gave for it."""
+    inclusive = e["type"] == "less_than_equal"
+    if not inclusive and e["type"] != "less_than":
+        return None
+    loc = [str(p) for p in e["loc"]]
+    # A tuple's element (vision.driver_region.2) has its field's reason.
+    reason = next((_REASONS[k] for k in (".".join(loc[:n]) for n in range(len(loc), 0, -1)) if k in _REASONS), None)
+    if reason is None:
+        return None
+    limit = e["ctx"]["le" if inclusive else "lt"]
+    limit = int(limit) if float(limit).is_integer() else limit
+    return f"{'above' if inclusive else 'not below'} {limit} ({reason})"
 
 
 def config_from_dict(data: dict[str, Any], source: str = "<config>", base_dir: Path | None = None) -> Config:
@@ -128,4 +157,16 @@ def load_config(path: str | Path | None) -> Config:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
         raise ConfigError(str(path), [f"TOML syntax: {err}"]) from None
+    except ValueError as err:  # Python reads no integer of over 4300 digits; tomllib then names no line
+        raise ConfigError(str(path), [_unreadable_integer(text, err)]) from None
+    except RecursionError:
+        raise ConfigError(str(path), ["arrays or tables nested too deep to read"]) from None
     return config_from_dict(data, str(path), path.resolve().parent)
+
+
+def _unreadable_integer(text: str, err: ValueError) -> str:
+    found = re.search(r"[0-9][0-9_]{4300,}", text)
+    if found is None:
+        return f"TOML: {err}"
+    line = text.count("\n", 0, found.start()) + 1
+    return f"line {line}: an integer of {len(found.group())} digits is too long to read (no key takes one)"

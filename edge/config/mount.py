@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import model_validator
 
-from edge.config._base import _Section
+from edge.config._base import _Section, bounded
 
 MountPreset = Literal[
     "steering_column",
@@ -38,7 +38,8 @@ MOUNT_PRESETS: dict[str, tuple[float, float, float]] = {
     "mirror_rhd": (-40.0, 10.0, 0.0),
 }
 
-Angle = Field(None, ge=-90.0, le=90.0)
+Angle = bounded(None, ge=-90.0, le=90.0, why="a camera more than a right angle off the driver's line of sight sees "
+                "no face")
 
 
 class MountConfig(_Section):

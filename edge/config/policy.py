@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
-from pydantic import Field, model_validator
+from typing import Annotated
 
-from edge.config._base import Fraction, Seconds, _Section, refuse_moved_keys
+from pydantic import model_validator
+
+from edge.config._base import Degrees, Fraction, Kmh, Seconds, _Section, bounded, refuse_moved_keys
 from edge.names import AlertLevel
+
+Kss = Annotated[float, bounded(ge=1.0, le=9.0, why="the Karolinska Sleepiness Scale runs from 1 to 9")]
 
 
 class DrowsinessConfig(_Section):
     # Episode thresholds on continuous closure of both (visible) eyes. Blink durations: 100-400 ms alert
     # (Stern et al. 1994; Schleicher et al. 2008); >= 500 ms is a long blink, a drowsiness sign (Ingre et al. 2006).
-    min_blink_s: float = Field(0.03, ge=0.0)  # shorter closures are landmark flicker
+    min_blink_s: float = bounded(  # shorter closures are landmark flicker
+        0.03, ge=0.0, le=1.0, why="a closure of a second is a microsleep (Euro NCAP), not flicker")
     long_blink_s: Seconds = 0.5
     microsleep_s: Seconds = 1.0  # Euro NCAP 2023 DSM: eyes closed >= 1 s
     sleep_s: Seconds = 3.0  # Euro NCAP 2023 DSM: >= 3 s
@@ -20,21 +25,21 @@ class DrowsinessConfig(_Section):
     # Yawn: the mouth open (MAR >= yawn_end_mar) for yawn_min_s, timed from when it opened, and wide (>= yawn_mar)
     # at some point; it ends when MAR falls below yawn_end_mar.
     # On real drivers (docs/drowsiness.md) speech kept MAR >= 0.3 for 0.43 s at most, yawns for 1.5-4.3 s.
-    yawn_mar: float = Field(0.5, gt=0.0)
-    yawn_end_mar: float = Field(0.35, gt=0.0)
+    yawn_mar: float = bounded(0.5, gt=0.0, le=5.0, why="a mouth 5 times as tall as wide; the widest yawns reach ~1")
+    yawn_end_mar: float = bounded(0.35, gt=0.0, le=5.0, why="a mouth 5 times as tall as wide; yawns reach ~1")
     yawn_min_s: Seconds = 1.0
     # Nod: pitch falls nod_drop_deg below the driver's recent median pitch and returns within nod_max_s.
-    nod_drop_deg: float = Field(12.0, gt=0.0)
+    nod_drop_deg: Degrees = 12.0
     nod_max_s: Seconds = 2.0
     history_s: Seconds = 300.0  # window for long blinks, yawns, nods and microsleeps in the KSS rule
     # KSS rule (docs/drowsiness.md): KSS = 3 + perclos / perclos_kss7 * 4, plus one step each for a long-blink
     # rate >= long_blinks_per_min, >= yawns_for_step yawns and >= 1 nod in history_s; at least 8 after a
     # microsleep. PERCLOS 0.15 over a minute marks drowsiness in Dinges & Grace (1998) and Wierwille (1994).
     perclos_kss7: Fraction = 0.15
-    long_blinks_per_min: float = Field(3.0, gt=0.0)
-    yawns_for_step: int = Field(2, ge=1)
-    kss_drowsy: float = Field(7.0, ge=1.0, le=9.0)  # KSS >= 7: drowsy (DDAW, EU 2021/1341, warns at KSS >= 8)
-    kss_very_drowsy: float = Field(8.0, ge=1.0, le=9.0)
+    long_blinks_per_min: float = bounded(3.0, gt=0.0, le=120.0, why="a long blink lasts >= 0.5 s: 120 fill a minute")
+    yawns_for_step: int = bounded(2, ge=1, le=1000, why="no one yawns a thousand times in history_s (an hour at most)")
+    kss_drowsy: Kss = 7.0  # KSS >= 7: drowsy (DDAW, EU 2021/1341, warns at KSS >= 8)
+    kss_very_drowsy: Kss = 8.0
 
     @model_validator(mode="after")
     def _ordered(self) -> DrowsinessConfig:
@@ -50,18 +55,20 @@ class DrowsinessConfig(_Section):
 class DistractionConfig(_Section):
     # Off road: the head turned from the driver's road-ahead pose (the camera mount's, refined online from
     # confident frames while the vehicle moves: docs/calibration.md) by more than these angles.
-    yaw_off_road_deg: float = Field(25.0, gt=0.0, le=90.0)
-    pitch_down_off_road_deg: float = Field(20.0, gt=0.0, le=90.0)  # looking down at a phone or the console
-    pitch_up_off_road_deg: float = Field(20.0, gt=0.0, le=90.0)
+    yaw_off_road_deg: Degrees = 25.0
+    pitch_down_off_road_deg: Degrees = 20.0  # looking down at a phone or the console
+    pitch_up_off_road_deg: Degrees = 20.0
     min_face_quality: Fraction = 0.3  # below: pose not judged (neither on nor off road)
     # Online calibration of the road-ahead pose: confident frames while moving before it is used...
-    calibration_samples: int = Field(300, ge=10)
-    calibration_min_share: float = Field(0.45, gt=0.0, le=1.0)  # ...and the share of them the densest pose must hold
+    calibration_samples: int = bounded(
+        300, ge=10, le=108_000, why="an hour of driving at 30 fps: the road-ahead pose is needed long before")
+    calibration_min_share: float = bounded(  # ...and the share of them the densest pose must hold
+        0.45, gt=0.0, le=1.0, why="a share of the recent poses")
     # With a mount, poses further than these from its road-ahead line are not learned as road ahead (wider than the
     # off-road angles, so a mount that is off by them can still be corrected); if most poses are, the mount is wrong.
-    calibration_max_offset_yaw_deg: float = Field(30.0, gt=0.0, le=90.0)
-    calibration_max_offset_pitch_deg: float = Field(25.0, gt=0.0, le=90.0)
-    calibration_min_speed_kmh: float = Field(20.0, ge=0.0)  # with a speed source, learned only above this
+    calibration_max_offset_yaw_deg: Degrees = 30.0
+    calibration_max_offset_pitch_deg: Degrees = 25.0
+    calibration_min_speed_kmh: Kmh = 20.0  # with a speed source, learned only above this
     long_distraction_s: Seconds = 3.0  # Euro NCAP 2023 DSM: long distraction, off road >= 3 s
     vats_window_s: Seconds = 30.0  # Euro NCAP visual attention time sharing: >= 10 s off road within 30 s...
     vats_total_s: Seconds = 10.0
@@ -97,7 +104,8 @@ class AlertLevels(_Section):
 class AlertsConfig(_Section):
     levels: AlertLevels = AlertLevels()
     hold_s: Seconds = 1.0  # a condition must stay clear this long before its alert ends (no flapping)
-    cooldown_s: float = Field(5.0, ge=0.0, le=3600.0)  # after an end, the same kind does not start again for this long
+    # After an end, the same kind does not start again for this long.
+    cooldown_s: float = bounded(5.0, ge=0.0, le=3600.0, why="an hour: a longer one would hide a driver falling asleep")
     update_interval_s: Seconds = 1.0  # `update` messages while an alert lasts
     escalate_after_s: Seconds = 5.0  # an unacknowledged alert goes up one level after this long (up to critical)
     unresponsive_s: Seconds = 6.0  # eyes closed this long: unresponsive (Euro NCAP 2023); a head angle alone never is
@@ -107,8 +115,8 @@ class AlertsConfig(_Section):
     stress_s: Seconds = 60.0  # fused stress high this long
     stress_threshold: Fraction = 0.7  # fused stress probability that counts as high
     # Speed gating, applied only with a fresh speed ([speed]; without one the vehicle counts as moving):
-    ddaw_min_speed_kmh: float = Field(70.0, ge=0.0)  # drowsiness warning (EU 2021/1341 DDAW) above this
-    addw_min_speed_kmh: float = Field(20.0, ge=0.0)  # distraction warning (EU 2023/2590 ADDW) above this
+    ddaw_min_speed_kmh: Kmh = 70.0  # drowsiness warning (EU 2021/1341 DDAW) above this
+    addw_min_speed_kmh: Kmh = 20.0  # distraction warning (EU 2023/2590 ADDW) above this
 
     @model_validator(mode="before")
     @classmethod

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from edge.config._base import Seconds, _Section
+from edge.config._base import Baud, Seconds, _Section, bounded
 
 
 class SpeedConfig(_Section):
@@ -18,18 +18,19 @@ class SpeedConfig(_Section):
     max_age_s: Seconds = 2.0
     # At or below this the vehicle stands still: distraction alerts are silenced (docs/alerts.md). Not 0: GNSS
     # speed jitters by ~1 km/h at rest, and a wheel-speed PID reads 0-2 km/h while creeping.
-    standing_kmh: float = Field(3.0, ge=0.0, le=30.0)
+    standing_kmh: float = bounded(3.0, ge=0.0, le=30.0, why="km/h; faster is driving, not standing still")
     # mqtt: the topic, relative to dms/<device_id>/ unless it starts with "/" (then absolute, without the "/").
     mqtt_topic: str = Field("vehicle/speed", min_length=1)
     # gpsd: its JSON socket (gpsd's default port is 2947).
     gpsd_host: str = Field("127.0.0.1", min_length=1)
-    gpsd_port: int = Field(2947, ge=1, le=65535)
+    gpsd_port: int = bounded(2947, ge=1, le=65535, why="the largest TCP port")
     # obd: the ELM327's serial port (None with source "obd" is an error), its baudrate (None: python-OBD probes the
     # usual ones), the OBD protocol ("1"-"9", "A"; None: the adapter searches, ~2 s slower) and the query rate.
     obd_port: str | None = None
-    obd_baudrate: int | None = Field(None, gt=0)
+    obd_baudrate: Baud | None = None
     obd_protocol: str | None = Field(None, pattern=r"^[1-9A]$")
-    obd_poll_hz: float = Field(5.0, gt=0.0, le=50.0)  # an ELM327 on CAN answers a PID in ~50 ms
+    obd_poll_hz: float = bounded(  # an ELM327 on CAN answers a PID in ~50 ms
+        5.0, gt=0.0, le=50.0, why="an ELM327 answers a PID in 20-50 ms at best")
     # A source that delivers no reading for this long is reported silent (MQTT, OBD) or reconnected (gpsd).
     silent_after_s: Seconds = 5.0
     reopen_initial_s: Seconds = 0.5  # the source failed: reopen after this, doubling up to reopen_max_s

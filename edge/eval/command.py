@@ -11,17 +11,23 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from edge.config import Config, load_config
 from edge.eval.detections import detect, merge
 from edge.eval.labels import ClipLabels, LabelsError, find_clip, load_labels
 from edge.eval.report import ClipResult, clip_json, format_table, score_clip, totals_json
 from edge.eval.runs import JSONL_LIMITS, RunInputError, StateRecorder, read_jsonl, thresholds
+from edge.exits import EXIT_OK
 from edge.monitor.driver import DriverState
+from edge.replay_command import ended
+from edge.skips import Skip
 
-# (video or drive folder, its config, called with every DriverState) -> the replay's summary (edge.cli)
-ReplayClip = Callable[[Path, Config, Callable[[DriverState], None]], Any]
+if TYPE_CHECKING:
+    from edge.replay import ReplaySummary
+
+# (video or drive folder, its config, called with every DriverState) -> the replay's summary (edge.replay_command)
+ReplayClip = Callable[[Path, Config, Callable[[DriverState], None]], "ReplaySummary"]
 
 
 class EvalInputError(Exception):
@@ -85,10 +91,13 @@ def run_eval(args: argparse.Namespace, base: Config, replay_clip: ReplayClip) ->
     jobs = plan(args, labels)
     results: list[ClipResult] = []
     configs: dict[str, str] = {}
+    status = EXIT_OK
     for job in jobs:
         cfg = load_config(job.config) if job.config is not None else base
         configs[job.labels.clip] = str(job.config or args.config or "defaults")
-        results.append(score_one(job, cfg, replay_clip))
+        result, skipped = score_one(job, cfg, replay_clip)
+        results.append(result)
+        status = max(status, ended(job.path, skipped))
     out = {"clips": [clip_json(r) for r in results], "totals": totals_json(results), "configs": configs,
            "run_s": round(time.monotonic() - started, 1)}
     print(format_table(results))
@@ -98,10 +107,12 @@ def run_eval(args: argparse.Namespace, base: Config, replay_clip: ReplayClip) ->
         print(f"wrote {args.json}")
     sys.stdout.flush()
     print(json.dumps(out, separators=(",", ":")))
-    return 0
+    return status
 
 
-def score_one(job: Job, cfg: Config, replay_clip: ReplayClip) -> ClipResult:
+def score_one(job: Job, cfg: Config, replay_clip: ReplayClip) -> tuple[ClipResult, tuple[Skip, ...]]:
+    """The clip's scores, and what its replay skipped (in a RUN.jsonl: what the replay that wrote it skipped),
+    which is also among the result's limits."""
     entry, path = job.labels, job.path
     history_s = cfg.drowsiness.history_s
     if path.suffix.lower() == ".jsonl":
@@ -112,12 +123,13 @@ def score_one(job: Job, cfg: Config, replay_clip: ReplayClip) -> ClipResult:
         found = detect(run.samples, thresholds(cfg))
         closures = merge([*found.by_kind["eyes_closed"], *run.closures_from_alerts])
         found = dataclasses.replace(found, by_kind={**found.by_kind, "eyes_closed": closures})
-        return score_clip(entry, found, run.alerts, "jsonl", len(run.samples), history_s, None, [JSONL_LIMITS])
+        limits = [JSONL_LIMITS, *(f"the replay skipped {s.text()}" for s in run.skipped)]
+        return score_clip(entry, found, run.alerts, "jsonl", len(run.samples), history_s, None, limits), run.skipped
     recorder = StateRecorder(entry.clip, cfg)
-    replay_clip(path, cfg, recorder)
-    limits = []
+    skipped = replay_clip(path, cfg, recorder).skipped
+    limits = [f"the replay skipped {s.text()}" for s in skipped]
     if len(recorder.times) != entry.frames:
         limits.append(f"replayed {len(recorder.times)} frames, the labels say {entry.frames}: labels may be off")
     found = detect(recorder.samples(entry.fps), thresholds(cfg))
     return score_clip(entry, found, recorder.alerts(), "replay", len(recorder.times), history_s, recorder.times,
-                      limits)
+                      limits), skipped

@@ -16,6 +16,8 @@ from edge.eval.scoring import LEVEL_ORDER, AlertRecord, Interval
 from edge.monitor.alerts import AlertEvent
 from edge.monitor.conditions import min_usable_quality
 from edge.monitor.driver import DriverState
+from edge.names import REPLAY_SUMMARY
+from edge.skips import Skip
 
 JSONL_LIMITS = (
     "from a RUN.jsonl (state at state_hz): face found % and eyes-visible % are over state messages, not frames; "
@@ -108,6 +110,7 @@ class JsonlRun:
     samples: list[Sample]
     alerts: list[AlertRecord]
     closures_from_alerts: tuple[Interval, ...]  # microsleep/sleep alerts: closures the state messages may miss
+    skipped: tuple[Skip, ...] = ()  # what the replay that wrote the file skipped (its last line)
 
 
 def read_jsonl(path: Path, clip: str, cfg: Config, fps: float) -> JsonlRun:
@@ -115,6 +118,7 @@ def read_jsonl(path: Path, clip: str, cfg: Config, fps: float) -> JsonlRun:
     states: list[dict[str, Any]] = []
     alerts = _Alerts(clip)
     closures: dict[str, tuple[float, float]] = {}  # microsleep/sleep alert id: (closure start, when it ended)
+    skipped: list[Skip] = []
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except (OSError, UnicodeDecodeError) as err:
@@ -127,6 +131,8 @@ def read_jsonl(path: Path, clip: str, cfg: Config, fps: float) -> JsonlRun:
             topic, payload = message["topic"], message["payload"]
             if topic == "state":
                 states.append(payload)
+            elif topic == REPLAY_SUMMARY:
+                skipped += [Skip.from_payload(s) for s in payload["skipped"]]
             elif topic == "events":
                 kind, started = payload["kind"], float(payload["started_at"])
                 alerts.event(payload["type"], payload["id"], kind, payload["level"], started)
@@ -144,7 +150,7 @@ def read_jsonl(path: Path, clip: str, cfg: Config, fps: float) -> JsonlRun:
         samples = _state_samples(states, cfg, fps)
     except (KeyError, TypeError, ValueError) as err:
         raise RunInputError(f"{path}: a state message lacks what scoring needs ({err})") from None
-    return JsonlRun(samples, alerts.records(), tuple(Interval(a, b) for a, b in closures.values()))
+    return JsonlRun(samples, alerts.records(), tuple(Interval(a, b) for a, b in closures.values()), tuple(skipped))
 
 
 def _state_samples(states: list[dict[str, Any]], cfg: Config, fps: float) -> list[Sample]:

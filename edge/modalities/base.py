@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 from edge.health import source_component
+from edge.skips import Skip
 
 if TYPE_CHECKING:
     from edge.config import Config
@@ -82,7 +83,9 @@ class ModalityKind(Generic[E]):
     waiting: str  # the reason while it has a source but no estimate yet
     section: Callable[[E], dict[str, Any]]  # its section of the state payload
     live: Callable[[Config, StageTimer], Modality[E]]  # built from the config (with a disabled source if none)
-    replay: Callable[[Config, Path, StageTimer], Modality[E]]  # built from a recorded stream; raises InputError
+    # Built from a recorded stream; raises InputError. The bool is --strict: a malformed line refuses the stream
+    # (InputError naming file:line) instead of being skipped and reported in the Modality's `skipped`.
+    replay: Callable[[Config, Path, StageTimer, bool], Modality[E]]
     fusion: Callable[[E], ModalityEstimate | None] | None = None  # its vote in fusion; None: it does not vote
     max_age_s: Callable[[Config], float] | None = None  # how long its vote stays fresh (with `fusion`)
     console: Callable[[dict[str, Any] | None], str] = lambda _section: ""  # its part of a console line
@@ -119,15 +122,18 @@ class Modality(Generic[E]):
         source: LiveSource | None = None,
         problem: str | None = None,
         model_problem: str | None = None,
+        skipped: Iterable[Skip | None] = (),
     ):
         """`feed(t)` hands the stage what its source has up to t; `problem`: why a configured modality could not
-        start (reported as its source's fault); `model_problem`: a model it wanted but runs without (health)."""
+        start (reported as its source's fault); `model_problem`: a model it wanted but runs without (health);
+        `skipped`: what its recorded stream left out (edge/skips.py)."""
         self.kind = kind
         self.stage = stage
         self.feed = feed
         self.source = source
         self.problem = problem
         self.model_problem = model_problem
+        self.skipped: tuple[Skip, ...] = tuple(s for s in skipped if s is not None)
 
     @property
     def present(self) -> bool:

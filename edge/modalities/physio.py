@@ -82,18 +82,20 @@ def live(cfg: Config, timer: StageTimer) -> Modality[PhysioEstimate]:
                     model_problem=stage.model_problem)
 
 
-def replay(cfg: Config, path: Path, timer: StageTimer) -> Modality[PhysioEstimate]:
+def replay(cfg: Config, path: Path, timer: StageTimer, strict: bool = False) -> Modality[PhysioEstimate]:
+    """physio.csv by the serial sensor's line rules, with its [serial] max_line_bytes (malformed lines skipped and
+    reported, or refused with `strict`)."""
     from edge.physio.stage import PhysioStage
     from edge.sources.physio_replay import read_physio_csv
     from edge.sources.recording import RecordingError
 
     try:
-        samples = read_physio_csv(path)
+        samples, skipped = read_physio_csv(path, cfg.serial.max_line_bytes, strict)
     except RecordingError as err:
         raise InputError(str(err)) from None
     stage = PhysioStage.from_config(cfg, timer=timer)
     return Modality(PHYSIO, stage, feed=ReplayFeed(samples, lambda sample: sample.t, stage.feed),
-                    model_problem=stage.model_problem)
+                    model_problem=stage.model_problem, skipped=[skipped])
 
 
 PHYSIO: ModalityKind[PhysioEstimate] = ModalityKind(

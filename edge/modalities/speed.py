@@ -116,16 +116,16 @@ def live(cfg: Config, timer: StageTimer) -> Modality[SpeedEstimate]:
     return Modality(SPEED, stage, feed=lambda _t: stage.take(source.latest()), source=source)
 
 
-def replay(cfg: Config, path: Path, timer: StageTimer) -> Modality[SpeedEstimate]:
+def replay(cfg: Config, path: Path, timer: StageTimer, strict: bool = False) -> Modality[SpeedEstimate]:
     from edge.sources.recording import RecordingError
     from edge.sources.speed_replay import read_speed_csv
 
     try:
-        readings, _skipped = read_speed_csv(path)  # each skipped line is logged with its number
+        readings, skipped = read_speed_csv(path, strict)
     except RecordingError as err:
         raise InputError(str(err)) from None
     stage = SpeedStage(cfg.speed, "recording")
-    return Modality(SPEED, stage, feed=ReplayFeed(readings, lambda r: r.t, stage.feed))
+    return Modality(SPEED, stage, feed=ReplayFeed(readings, lambda r: r.t, stage.feed), skipped=[skipped])
 
 
 SPEED: ModalityKind[SpeedEstimate] = ModalityKind(

@@ -76,7 +76,7 @@ def live(cfg: Config, timer: StageTimer) -> Modality[VoiceEstimate]:
     return Modality(VOICE, stage, source=microphone)
 
 
-def replay(cfg: Config, path: Path, timer: StageTimer) -> Modality[VoiceEstimate]:
+def replay(cfg: Config, path: Path, timer: StageTimer, strict: bool = False) -> Modality[VoiceEstimate]:
     """A recorded audio.wav, written into the voice stage's ring chunk by chunk as the video reaches each."""
     from edge.sources.audio_ring import AudioChunk, ring_for
     from edge.sources.audio_wav import AudioError, WavSource

@@ -17,6 +17,7 @@ from statistics import median
 from typing import Literal
 
 from edge.config import EyesConfig
+from edge.config.vision import EYE_BASELINE_WINDOW
 from edge.types import EyeCropState, FaceObservation
 
 EyeStatus = Literal["open", "closed", "downcast", "dark_lenses", "occluded", "glare", "turned_away", "unseen"]
@@ -26,7 +27,6 @@ _EAR_CUE_WIDTH = 0.08  # EAR/baseline ratio over which the EAR cue goes from ~27
 _BASELINE_MAX_CLOSED = 0.2  # model P(closed) below which a frame teaches the open-eye baseline
 _BASELINE_MIN_QUALITY = 0.6
 _BASELINE_MAX_YAW = 20.0
-_BASELINE_WINDOW = 600  # frames (~20 s at 30 fps): follows lighting and posture changes over a drive
 _MAX_LENS_GAP_S = 2.0  # no measurement for longer: the smoothed lens darkness starts over (another face, or none)
 
 
@@ -72,11 +72,11 @@ class EyeOpenness:
     def __init__(self, cfg: EyesConfig):
         self.cfg = cfg
         self._open_ears: tuple[deque[float], deque[float]] = (
-            deque(maxlen=_BASELINE_WINDOW),
-            deque(maxlen=_BASELINE_WINDOW),
+            deque(maxlen=EYE_BASELINE_WINDOW),
+            deque(maxlen=EYE_BASELINE_WINDOW),
         )
         self._baselines = [cfg.ear_default_baseline, cfg.ear_default_baseline]
-        self._pitches: deque[float] = deque(maxlen=_BASELINE_WINDOW)
+        self._pitches: deque[float] = deque(maxlen=EYE_BASELINE_WINDOW)
         self._pitch_baseline = 0.0  # facing the camera until the driver's own usual pitch is learned
         self._surround: list[float | None] = [None, None]  # smoothed surround ratio per eye
         self._surround_t: list[float] = [-math.inf, -math.inf]

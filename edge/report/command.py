@@ -15,13 +15,19 @@ import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from edge.eval.labels import LabelsError, find_clip, load_labels
+from edge.names import REPLAY_SUMMARY
+from edge.replay_command import ended
 from edge.report.html import render
 from edge.report.run import ReportInputError, build_run, read_messages
 from edge.sinks.base import Sink
 from edge.sinks.encoding import dumps
+from edge.skips import Skip, skips_line
+
+if TYPE_CHECKING:
+    from edge.replay import ReplaySummary
 
 
 class MessageCollector:
@@ -37,15 +43,22 @@ class MessageCollector:
         pass
 
 
-Replay = Callable[[Path, list[Sink]], object]  # replays a video or drive folder into these sinks
+Replay = Callable[[Path, list[Sink]], "ReplaySummary"]  # replays a video or drive folder into these sinks
 
 
-def messages_of(path: Path, replay: Replay) -> list[dict[str, Any]]:
+def messages_of(path: Path, replay: Replay) -> tuple[list[dict[str, Any]], tuple[Skip, ...]]:
+    """The run's messages, and what its replay skipped (a RUN.jsonl's: what its last line says)."""
     if path.is_file() and path.suffix == ".jsonl":
-        return read_messages(path)
+        messages = read_messages(path)
+        try:
+            skipped = [Skip.from_payload(s) for m in messages if m["topic"] == REPLAY_SUMMARY
+                       for s in m["payload"]["skipped"]]
+        except (KeyError, TypeError, ValueError) as err:
+            raise ReportInputError(f"{path}: a {REPLAY_SUMMARY} line that dms replay did not write ({err})") from None
+        return messages, tuple(skipped)
     collector = MessageCollector()
-    replay(path, [collector])
-    return collector.messages
+    summary = replay(path, [collector])
+    return collector.messages, summary.skipped
 
 
 def labelled_spans(labels_file: Path, clip: str) -> list[tuple[str, float, float]]:
@@ -60,14 +73,17 @@ def labelled_spans(labels_file: Path, clip: str) -> list[tuple[str, float, float
     return [(e.kind, (iv := entry.interval(e)).start, iv.end) for e in entry.events]
 
 
-def write_report(path: Path, out: Path, replay: Replay, labels: Path | None = None, clip: str | None = None) -> str:
+def write_report(path: Path, out: Path, replay: Replay, labels: Path | None = None,
+                 clip: str | None = None) -> tuple[str, tuple[Skip, ...]]:
     """Make the report of `path` into `out`, with the labelled events of `labels` (for `clip`, by default the
-    path's name) when given; returns a one-line description. Raises ReportInputError."""
+    path's name) when given; returns a one-line description, and what the replay skipped (the page says it too).
+    Raises ReportInputError."""
     spans = labelled_spans(labels, clip or path.name) if labels is not None else []  # bad labels: before a replay
-    run = build_run(messages_of(path, replay), str(path))
+    messages, skipped = messages_of(path, replay)
+    run = build_run(messages, str(path))
     run.labelled = spans
     page = render(run, f"Drive report: {path.name}", f"{path} — {run.duration_s:.1f} s, {len(run.t)} state "
-                  f"messages, {len(run.alerts)} alerts (dms report)")
+                  f"messages, {len(run.alerts)} alerts (dms report)" + (f"; {skips_line(skipped)}" if skipped else ""))
     out.parent.mkdir(parents=True, exist_ok=True)
     # atomic: a reader (or a browser refreshing) never sees half a page
     fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", dir=out.parent)
@@ -81,7 +97,7 @@ def write_report(path: Path, out: Path, replay: Replay, labels: Path | None = No
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    return f"{out}: {run.duration_s:.1f} s, {len(run.alerts)} alerts, {len(page) // 1024} KiB"
+    return f"{out}: {run.duration_s:.1f} s, {len(run.alerts)} alerts, {len(page) // 1024} KiB", skipped
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -92,7 +108,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run_report(args: argparse.Namespace, replay: Replay) -> int:
-    """`dms report`: 0 when written. Raises ReportInputError for bad input (the CLI's exit code 2)."""
+    """`dms report`: 0 when written, 3 when written from a replay that skipped input. Raises ReportInputError for
+    bad input (the CLI's exit code 2)."""
     try:
         import matplotlib  # noqa: F401
     except ImportError:
@@ -101,5 +118,6 @@ def run_report(args: argparse.Namespace, replay: Replay) -> int:
     if not path.exists():
         raise ReportInputError(f"{path}: no such file or folder")
     labels = Path(args.labels) if args.labels else None
-    print(write_report(path, Path(args.out), replay, labels, args.clip), file=sys.stderr)
-    return 0
+    described, skipped = write_report(path, Path(args.out), replay, labels, args.clip)
+    print(described, file=sys.stderr)
+    return ended(path, skipped)

@@ -25,21 +25,23 @@ import socket
 import sqlite3
 import threading
 import time
-from collections import OrderedDict
 from typing import Any, Callable
 
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 
+from edge.closing import closing_step
 from edge.config import MqttConfig
 from edge.names import AVAILABILITY, CMD_RESULT, COMMANDS, EVENTS, HEALTH, STATE, command_topic, event_topic
 from edge.sinks import homeassistant as ha
 from edge.sinks.command_inbox import CommandInbox, Handler
+from edge.sinks.drop_class import DropClasses
 from edge.sinks.encoding import encode
+from edge.sinks.left_open import RESTART, restart_end
 from edge.sinks.mqtt_auth import read_password, secure
-from edge.sinks.outbox import MEMORY, Kind, Outbox
+from edge.sinks.outbox import MEMORY, Outbox
 from edge.version import version
-from edge.wallclock import WallClock, iso_or_none
+from edge.wallclock import WallClock, iso_or_none, wall_iso
 
 __all__ = ["MAX_INFLIGHT", "MqttSink", "encode", "read_password", "secure"]
 
@@ -47,7 +49,6 @@ log = logging.getLogger("edge.mqtt")
 
 MAX_INFLIGHT = 20  # outbox rows handed to paho ahead of their acks: paho's default max_inflight_messages
 _RESEND_GRACE_S = 10.0  # rows paho still holds after a reconnect get this long to be acknowledged before re-sending
-_ALERTS_TRACKED = 1024  # open alerts whose last level the sink remembers (the drop class of updates)
 _HANDED = (MQTTErrorCode.MQTT_ERR_SUCCESS, MQTTErrorCode.MQTT_ERR_NO_CONN)  # paho keeps the message (NO_CONN: resent)
 
 
@@ -61,10 +62,13 @@ class MqttSink:
         wall_offset: float | None = None,
         close_timeout_s: float = 5.0,
         sw_version: str | None = None,
+        end_left_open: bool = False,
     ):
         """`wall_offset`: wall-clock seconds minus pipeline seconds in replay (the drive's `started_at` as a Unix
         time: the pipeline clock starts at 0); live (None) the monotonic clock's, following clock steps.
         `sw_version`: the software version Home Assistant shows (default: the installed package's).
+        `end_left_open`: end the alerts a previous process left open in the outbox (the daemon's start; never a
+        sink rebuilt by a reload, whose process still has them open).
         Never raises for the outbox: an outbox file that cannot be opened becomes an in-memory outbox (degraded)."""
         self.cfg = cfg
         self.device_id = device_id
@@ -97,7 +101,7 @@ class MqttSink:
         self._persist_failed = 0  # events the outbox could not store (handed to paho, in memory only)
         self._persist_error: str | None = None  # the last such failure, until an event is stored again
         self._delete_error: str | None = None
-        self._levels: OrderedDict[str, tuple[Any, Any]] = OrderedDict()  # alert id -> (level, acknowledged)
+        self._drop_classes = DropClasses()
         self._health: dict[str, Any] | None = None
         self._wake = threading.Event()
 
@@ -116,6 +120,8 @@ class MqttSink:
 
         self._pump_thread = threading.Thread(target=self._pump_loop, name="dms-mqtt-pump", daemon=True)
         self._pump_thread.start()
+        if end_left_open:
+            self._end_left_open()
         log.info("MQTT: connecting to %s:%d as %s (tls=%s)", cfg.host, cfg.port, client_id, cfg.tls)
         self.client.connect_async(cfg.host, cfg.port, keepalive=cfg.keepalive_s)
         self.client.loop_start()
@@ -228,37 +234,34 @@ class MqttSink:
         offset = self.wall.offset()
         for key in ("t", "started_at", "ended_at"):
             event[f"wall_{key}"] = iso_or_none(event.get(key), offset)
+        self._store_event(event)
+
+    def _end_left_open(self) -> None:
+        for alert_id, last in self.outbox.left_open():
+            log.warning("MQTT: alert %s was left open by the previous run; ending it (reason %s)", alert_id, RESTART)
+            end = restart_end(alert_id, last, wall_iso(time.time()))
+            if end is not None:
+                self._store_event(end)
+            else:  # not a message of ours (a damaged file): forget it rather than publish a broken end
+                _closing_step("forget an unreadable open alert", lambda: self.outbox.put_many([], open_alert=(
+                    alert_id, None)))
+
+    def _store_event(self, event: dict[str, Any]) -> None:
         data = encode(event)
-        kind = self._drop_class(event)
+        kind = self._drop_classes.of(event)
         topics = [self.topic(EVENTS)]
         alert_kind = event.get("kind")
         if isinstance(alert_kind, str) and alert_kind.replace("_", "").isalnum() and len(alert_kind) <= 64:
             topics.append(self.topic(event_topic(alert_kind)))
+        alert_id = event.get("id")
+        open_alert = (alert_id, None if event.get("type") == "end" else data) if isinstance(alert_id, str) else None
         try:
-            self.outbox.put_many([(t, data) for t in topics], qos=1, retain=False, kind=kind)
+            self.outbox.put_many([(t, data) for t in topics], qos=1, retain=False, kind=kind, open_alert=open_alert)
         except Exception as err:  # disk full, read-only file, I/O error: the event must still go out
             self._send_unstored(topics, data, err)
         else:
             self._persist_error = None
         self._wake.set()
-
-    def _drop_class(self, event: dict[str, Any]) -> Kind:
-        """The outbox's drop class. start/end: alert. An update is an alert when it changes the alert's level or
-        acknowledgement (an escalation to critical must not be the first to go), or when the sink has not seen
-        the alert before (started before a restart); a repeated update (new evidence only) is telemetry.
-        Called on the caller's thread only (one pipeline thread publishes events)."""
-        typ, alert_id = event.get("type"), event.get("id")
-        if not isinstance(alert_id, str):
-            return "telemetry" if typ == "update" else "alert"
-        current = (event.get("level"), event.get("acknowledged"))
-        previous = self._levels.pop(alert_id, None)
-        if typ != "end":
-            self._levels[alert_id] = current
-            while len(self._levels) > _ALERTS_TRACKED:  # ends never seen: forget the oldest
-                self._levels.popitem(last=False)
-        if typ == "update" and previous == current:
-            return "telemetry"
-        return "alert"
 
     def _send_unstored(self, topics: list[str], data: bytes, err: Exception) -> None:
         """The outbox could not store the event: hand it to paho directly (QoS 1; paho keeps it in memory and
@@ -432,7 +435,4 @@ class MqttSink:
 
 
 def _closing_step(what: str, step: Callable[[], object]) -> None:
-    try:
-        step()
-    except Exception as err:  # noqa: BLE001 (shutdown goes on; the error is reported)
-        log.error("MQTT: at close, could not %s: %s", what, err)
+    closing_step(log, "MQTT", what, step)

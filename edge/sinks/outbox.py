@@ -14,6 +14,10 @@ consistent; the caller decides what to do with the message (the MQTT sink hands 
 
 Bounded: beyond `max_rows` the oldest telemetry rows are dropped first; an alert row is dropped only when no
 telemetry row is left, and every drop is counted and logged.
+
+Open alerts: beside the rows, `open_alerts` holds the last message of every alert that has started and not ended,
+written in the same transaction as the message itself, so after a crash it names exactly the alerts whose end was
+never stored (`left_open`): the next start ends them.
 """
 
 from __future__ import annotations
@@ -42,6 +46,10 @@ CREATE TABLE IF NOT EXISTS outbox (
     kind TEXT NOT NULL CHECK (kind IN ('alert', 'telemetry'))
 );
 CREATE INDEX IF NOT EXISTS outbox_kind ON outbox (kind, id);
+CREATE TABLE IF NOT EXISTS open_alerts (
+    id TEXT PRIMARY KEY,
+    event BLOB NOT NULL
+);
 """
 
 
@@ -90,11 +98,13 @@ class Outbox:
         return self.put_many([(topic, payload)], qos, retain, kind)[0]
 
     def put_many(
-        self, messages: Sequence[tuple[str, bytes]], qos: int = 1, retain: bool = False, kind: Kind = "alert"
+        self, messages: Sequence[tuple[str, bytes]], qos: int = 1, retain: bool = False, kind: Kind = "alert",
+        open_alert: tuple[str, bytes | None] | None = None,
     ) -> list[int]:
         """Store (topic, payload) messages in ONE transaction (all or none, one fsync); returns their row ids, in
         order. May drop older rows (or these) to stay within max_rows. On an error (disk full, read-only file)
-        nothing is stored and the sqlite3.Error is raised."""
+        nothing is stored and the sqlite3.Error is raised. `open_alert`: (alert id, its message) while the alert
+        is open, (alert id, None) when the message ends it."""
         if kind not in KINDS:
             raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
         with self._lock:
@@ -111,12 +121,26 @@ class Outbox:
                     self._count += 1
                 while self._count > self.max_rows:
                     self._drop_one()
+                if open_alert is not None:
+                    self._note_open_alert(*open_alert)
                 self._db.execute("COMMIT")
             except BaseException:
                 self.dropped = dropped  # the drops were rolled back too
                 self._recover()
                 raise
             return ids
+
+    def _note_open_alert(self, alert_id: str, message: bytes | None) -> None:
+        if message is None:
+            self._db.execute("DELETE FROM open_alerts WHERE id = ?", (alert_id,))
+        else:
+            self._db.execute("INSERT OR REPLACE INTO open_alerts (id, event) VALUES (?, ?)", (alert_id, message))
+
+    def left_open(self) -> list[tuple[str, bytes]]:
+        """(alert id, last message) of every alert that started and whose end was never stored, in the order of
+        their last messages."""
+        with self._lock:
+            return [(r[0], bytes(r[1])) for r in self._db.execute("SELECT id, event FROM open_alerts ORDER BY rowid")]
 
     def _recover(self) -> None:
         """After a failed write (lock held): roll back unless SQLite already did (it does on SQLITE_FULL, IOERR,

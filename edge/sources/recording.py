@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import csv
 import json
-import logging
 import math
 import os
 from collections.abc import Iterable, Iterator
@@ -20,9 +19,9 @@ from typing import Any, TextIO
 import cv2
 import numpy as np
 
+from edge.skips import Skip
+from edge.sources.video_frames import FrameAccount, frames_by_position, frames_with_ts
 from edge.types import Frame
-
-log = logging.getLogger("edge.recording")
 
 FORMAT_NAME = "edge-dms-drive"
 FORMAT_VERSION = 1
@@ -86,6 +85,7 @@ class ReplaySource:
             self._video_path = path
         self._cap = self._open_video()
         self._used = False
+        self._account: FrameAccount | None = None
         fps = declared_fps if declared_fps is not None else self._cap.get(cv2.CAP_PROP_FPS)
         self.fps: float = fps if math.isfinite(fps) and 0.0 < fps <= 1000.0 else default_fps
         self.width = int(self._cap.get(cv2.CAP_PROP_FRAME_WIDTH))
@@ -109,49 +109,15 @@ class ReplaySource:
             self._cap.release()
             self._cap = self._open_video()
         self._used = True
-        return self._frames_with_ts() if self._times is not None else self._frames_by_position()
+        if self._times is not None:
+            self._account = FrameAccount(str(self._video_path), len(self._times), "video_ts.csv has {n} rows")
+            return frames_with_ts(self._cap, self._times, self._account)
+        self._account = FrameAccount(str(self._video_path), self.frame_count, "the container declares {n} frames")
+        return frames_by_position(self._cap, self.fps, self._account)
 
-    def _frames_with_ts(self) -> Iterator[Frame]:
-        assert self._times is not None
-        cap = self._cap
-        for index, t in enumerate(self._times):
-            ok, image = cap.read()
-            if not ok:
-                log.warning(
-                    "%s ends at frame %d but video_ts.csv has %d rows", self._video_path, index, len(self._times)
-                )
-                return
-            yield Frame(image=image, t=t, index=index)
-        if cap.grab():
-            log.warning(
-                "%s has more frames than the %d rows of video_ts.csv: stopping at the last timestamped frame",
-                self._video_path,
-                len(self._times),
-            )
-
-    def _frames_by_position(self) -> Iterator[Frame]:
-        # POS_MSEC is the frame's presentation time, but some containers report 0 (or repeat a value) for the
-        # first frames; then the time advances by one frame period, so t starts at 0.0 and strictly increases.
-        cap = self._cap
-        period = 1.0 / self.fps
-        origin: float | None = None
-        last_t = -math.inf
-        index = 0
-        while True:
-            ok, image = cap.read()
-            if not ok:
-                return
-            pos_ms = cap.get(cv2.CAP_PROP_POS_MSEC)
-            if origin is None:
-                origin = pos_ms / 1000.0 if math.isfinite(pos_ms) else 0.0
-                t = 0.0
-            else:
-                t = pos_ms / 1000.0 - origin if math.isfinite(pos_ms) else -math.inf
-                if t <= last_t:
-                    t = last_t + period
-            yield Frame(image=image, t=t, index=index)
-            last_t = t
-            index += 1
+    def skipped(self) -> list[Skip]:
+        """What the latest pass over the frames left out (edge/skips.py)."""
+        return self._account.skips() if self._account is not None else []
 
     def close(self) -> None:
         self._cap.release()

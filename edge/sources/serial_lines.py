@@ -5,7 +5,8 @@ the sensor's clock onto the pipeline clock (ClockMap). docs/sensors.md documents
 whatever the port sends is counted (sample, bad line, checksum failure or leads-off) and skipped when it is not a
 sample. It gives each sample its time on the *sensor* clock (csv: t_ms / 1000; "ecg": line index / ecg_rate_hz);
 SerialSource (serial.py) maps it with ClockMap. PhysioSample is defined here, where the parser makes it;
-edge.sources.serial re-exports it (the name most code imports it by).
+edge.sources.serial re-exports it (the name most code imports it by). The line rules (LineSplitter, ascii_text,
+plain_number, channel_cells) are also those of a drive's physio.csv (physio_replay.py): one place for each.
 """
 
 from __future__ import annotations
@@ -68,6 +69,7 @@ class SerialParser:
         except (TypeError, ValueError, OverflowError):
             limit = 256
         self.max_line_bytes = max(1, limit)
+        self._split = LineSplitter(self.max_line_bytes)
         self.lines = 0
         self.samples = 0
         self.bad_lines = 0
@@ -75,8 +77,6 @@ class SerialParser:
         self.gaps = 0
         self.seq_resets = 0
         self.leads_off = 0
-        self._buf = bytearray()
-        self._overflow = False  # the current line is already too long: skip to its end
         self._last_seq: int | None = None
         self._index = 0  # "ecg": lines so far, the sample clock
 
@@ -93,47 +93,19 @@ class SerialParser:
 
     def reset(self) -> None:
         """Forget the partial line and the seq history (after a reopen); counters and the "ecg" index go on."""
-        self._buf.clear()
-        self._overflow = False
+        self._split.reset()
         self._last_seq = None
 
     def feed(self, data: bytes) -> list[PhysioSample]:
         out: list[PhysioSample] = []
-        try:
-            chunk = bytes(data)
-        except Exception:  # noqa: BLE001 - not bytes-like: nothing to parse
-            return out
-        start = 0
-        while True:
-            end = chunk.find(b"\n", start)
-            piece = chunk[start:] if end < 0 else chunk[start:end]
-            if self._overflow:
-                pass  # still inside a line that is already too long
-            elif len(self._buf) + len(piece) > self.max_line_bytes + 1:  # +1: a CR before the LF is not content
-                self._buf.clear()
-                self._overflow = True
-            else:
-                self._buf += piece
-            if end < 0:
-                return out
-            start = end + 1
-            self._line_done(out)
+        for _, raw in self._split.feed(data):
+            self._line_done(raw, out)
+        return out
 
-    def _line_done(self, out: list[PhysioSample]) -> None:
-        raw = bytes(self._buf)
-        overflow = self._overflow
-        self._buf.clear()
-        self._overflow = False
-        if raw.endswith(b"\r"):
-            raw = raw[:-1]
-        if not overflow and not raw.strip(b"\r \t"):
-            return  # blank
+    def _line_done(self, raw: bytes | None, out: list[PhysioSample]) -> None:
         self.lines += 1
         try:
-            if overflow or len(raw) > self.max_line_bytes:
-                kind, sample = "bad", None
-            else:
-                kind, sample = self._parse(raw)
+            kind, sample = ("bad", None) if raw is None else self._parse(raw)
         except Exception:  # noqa: BLE001 - a parser bug must not escape: count the line as bad
             kind, sample = "bad", None
         if self.protocol == "ecg":
@@ -150,9 +122,8 @@ class SerialParser:
             out.append(sample)
 
     def _parse(self, raw: bytes) -> tuple[str, PhysioSample | None]:
-        try:
-            text = raw.decode("ascii")
-        except UnicodeDecodeError:
+        text = ascii_text(raw)
+        if text is None:
             return "bad", None
         if self.protocol == "ecg":
             return self._parse_ecg(text.strip())
@@ -162,7 +133,7 @@ class SerialParser:
         t = self._index / self.ecg_rate_hz
         if text == LEADS_OFF:
             return "leads_off", PhysioSample(t, None, None, None, True)
-        value = _number(text)
+        value = plain_number(text)
         if value is None:
             return "bad", None
         return "sample", PhysioSample(t, value, None, None, False)
@@ -186,16 +157,13 @@ class SerialParser:
         if not _SEQ.fullmatch(seq_text):
             return "bad", None
         seq = int(seq_text)
-        t_ms = _number(t_text)
+        t_ms = plain_number(t_text)
         if seq >= SEQ_MODULUS or t_ms is None or t_ms < 0:
             return "bad", None
-        leads_off = ecg_text == LEADS_OFF
-        ecg = None if leads_off or ecg_text == "" else _number(ecg_text)
-        gsr = None if gsr_text == "" else _number(gsr_text)
-        if (ecg is None and ecg_text not in ("", LEADS_OFF)) or (gsr is None and gsr_text != ""):
+        channels = channel_cells(ecg_text, gsr_text)
+        if isinstance(channels, str):
             return "bad", None
-        if ecg is None and gsr is None and not leads_off:
-            return "bad", None  # no channel at all
+        ecg, gsr, leads_off = channels
         self._track_seq(seq)
         return "sample", PhysioSample(t_ms / 1000.0, ecg, gsr, seq, leads_off)
 
@@ -209,12 +177,94 @@ class SerialParser:
         self._last_seq = seq
 
 
-def _number(text: str) -> float | None:
+class LineSplitter:
+    """Bytes in, complete lines out, as docs/sensors.md ("Lines") defines a line: LF ends it, a CR before the LF is
+    dropped, a blank one (only spaces, tabs, CRs) is dropped, and one longer than max_line_bytes comes out as None
+    (garbage) without more than max_line_bytes of it ever being buffered. Each comes with its line number (from 1,
+    blank lines counted). The serial parser splits the port's bytes with it, and the physio.csv reader a file's."""
+
+    def __init__(self, max_line_bytes: int = 256):
+        self.max_line_bytes = max_line_bytes
+        self.number = 0  # lines ended so far
+        self._buf = bytearray()
+        self._overflow = False  # the current line is already too long: skip to its end
+
+    def reset(self) -> None:
+        """Forget the partial line (the line count goes on)."""
+        self._buf.clear()
+        self._overflow = False
+
+    def feed(self, data: bytes) -> list[tuple[int, bytes | None]]:
+        out: list[tuple[int, bytes | None]] = []
+        try:
+            chunk = bytes(data)
+        except Exception:  # noqa: BLE001 - not bytes-like: nothing to split
+            return out
+        start = 0
+        while True:
+            end = chunk.find(b"\n", start)
+            piece = chunk[start:] if end < 0 else chunk[start:end]
+            if self._overflow:
+                pass  # still inside a line that is already too long
+            elif len(self._buf) + len(piece) > self.max_line_bytes + 1:  # +1: a CR before the LF is not content
+                self._buf.clear()
+                self._overflow = True
+            else:
+                self._buf += piece
+            if end < 0:
+                return out
+            start = end + 1
+            self._line_done(out)
+
+    def end(self) -> list[tuple[int, bytes | None]]:
+        """The last line when the input ends without a LF (a file's; a port's partial line is never complete)."""
+        out: list[tuple[int, bytes | None]] = []
+        if self._buf or self._overflow:
+            self._line_done(out)
+        return out
+
+    def _line_done(self, out: list[tuple[int, bytes | None]]) -> None:
+        raw = bytes(self._buf)
+        overflow = self._overflow
+        self.reset()
+        self.number += 1
+        if raw.endswith(b"\r"):
+            raw = raw[:-1]
+        if overflow or len(raw) > self.max_line_bytes:
+            out.append((self.number, None))
+        elif raw.strip(b"\r \t"):
+            out.append((self.number, raw))
+
+
+def ascii_text(raw: bytes) -> str | None:
+    """A line's text; None when it is not ASCII (garbage: a sensor sends ASCII)."""
+    try:
+        return raw.decode("ascii")
+    except UnicodeDecodeError:
+        return None
+
+
+def plain_number(text: str) -> float | None:
     """A finite decimal number (digits, optional sign, point and exponent; no nan/inf/underscores), else None."""
     if not _NUMBER.fullmatch(text):
         return None
     value = float(text)
     return value if math.isfinite(value) else None
+
+
+def channel_cells(ecg: str | None, gsr: str | None) -> tuple[float | None, float | None, bool] | str:
+    """A line's ECG and GSR cells, stripped (None: the line has no such column), as (ecg, gsr, leads_off), or why
+    they are no sample. ECG: a number, empty (no value) or `!` (leads off: no value); GSR: a number or empty; a line
+    must carry at least one value or say leads off. The serial csv protocol and physio.csv share this rule."""
+    leads_off = ecg == LEADS_OFF
+    ecg_value = None if ecg is None or leads_off or ecg == "" else plain_number(ecg)
+    gsr_value = None if gsr is None or gsr == "" else plain_number(gsr)
+    for name, cell, value in (("ecg", ecg, ecg_value), ("gsr", gsr, gsr_value)):
+        if value is None and cell not in (None, "", *((LEADS_OFF,) if name == "ecg" else ())):
+            return f"{name} is not a plain finite number ({cell!r})"
+    if ecg_value is None and gsr_value is None and not leads_off:
+        return "no ecg or gsr value"
+    return ecg_value, gsr_value, leads_off
 
 
 class ClockMap:

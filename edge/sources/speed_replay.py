@@ -1,32 +1,29 @@
 """Replay of a drive's vehicle speed: `speed.csv` (docs/recording.md), `t_s,speed_kmh` on the drive clock.
 
 A speed log comes from a CAN or GNSS logger, where a garbled line is common and says nothing about the rest of the
-drive: a malformed line (wrong column count, not a number, a speed that is not one, a time going back) is skipped
-with a warning naming the file and line, and counted. Only a file that is not a speed log at all (unreadable, a
-different header) refuses the replay.
+drive: a malformed line (wrong column count, not a number, a speed that is not one, a time going back) is counted
+and skipped, and the replay reports it (edge/skips.py); with `strict` the first one raises RecordingError naming
+the file and line instead. A file that is not a speed log at all (unreadable, a different header) always raises.
 """
 
 from __future__ import annotations
 
 import csv
-import logging
 import math
 from pathlib import Path
 
+from edge.skips import LineSkips, Skip
 from edge.sources.recording import RecordingError
 from edge.sources.speed import SpeedReading, valid_speed
 
-log = logging.getLogger("edge.speed")
-
 HEADER = ("t_s", "speed_kmh")
-_WARNED_LINES = 10  # then one summary line: a log full of garbage must not flood the output
 
 
-def read_speed_csv(path: str | Path) -> tuple[list[SpeedReading], int]:
-    """The file's readings in time order, and how many lines were skipped as malformed."""
+def read_speed_csv(path: str | Path, strict: bool = False) -> tuple[list[SpeedReading], Skip | None]:
+    """The file's readings in time order, and what was skipped as malformed."""
     path = Path(path)
     readings: list[SpeedReading] = []
-    skipped = 0
+    skipped = LineSkips(str(path))
     try:
         with path.open(newline="", encoding="utf-8") as f:
             reader = csv.reader(f)
@@ -39,15 +36,13 @@ def read_speed_csv(path: str | Path) -> tuple[list[SpeedReading], int]:
                 problem = _problem(row, readings)
                 if problem is None:
                     readings.append(SpeedReading(float(row[0]), float(row[1])))
-                    continue
-                skipped += 1
-                if skipped <= _WARNED_LINES:
-                    log.warning("%s:%d: %s: line skipped", path, reader.line_num, problem)
+                elif strict:
+                    raise RecordingError(f"{path}:{reader.line_num}: {problem} (--strict)")
+                else:
+                    skipped.add(reader.line_num, readings[-1].t if readings else 0.0, problem)
     except (OSError, UnicodeDecodeError, csv.Error) as err:
         raise RecordingError(f"{path}: cannot read: {err}") from None
-    if skipped > _WARNED_LINES:
-        log.warning("%s: %d malformed lines skipped in all", path, skipped)
-    return readings, skipped
+    return readings, skipped.skip()
 
 
 def _problem(row: list[str], before: list[SpeedReading]) -> str | None:

@@ -87,8 +87,10 @@ calibration_samples = 60  # the road-ahead pose is learned within seconds of the
     return cfg
 
 
-def start_dms(tmp_path: Path, config: Path, camera: str, notify: Path, stall: Path) -> subprocess.Popen:
-    env = {**os.environ, "NOTIFY_SOCKET": str(notify), "WATCHDOG_USEC": "400000", "DMS_TEST_STALL_FILE": str(stall)}
+def start_dms(tmp_path: Path, config: Path, camera: str, notify: Path, stall: Path, **hooks: str) -> subprocess.Popen:
+    """`hooks`: more environment, e.g. DMS_TEST_CAMERA_STOP_FAILS (tests/integration/stallable_dms.py)."""
+    env = {**os.environ, "NOTIFY_SOCKET": str(notify), "WATCHDOG_USEC": "400000", "DMS_TEST_STALL_FILE": str(stall),
+           **hooks}
     env.pop("WATCHDOG_PID", None)
     return subprocess.Popen(
         [sys.executable, str(ROOT / "tests" / "integration" / "stallable_dms.py"), "run", "--config", str(config),
@@ -186,7 +188,7 @@ def test_a_missing_camera_is_reported_not_taken_for_the_driver(tmp_path):
 def test_reload_refuses_a_bad_config_and_applies_a_good_one(clip, tmp_path):
     broker = mosquitto.Mosquitto()
     broker.start()
-    sub = mosquitto.Subscriber(broker, ["dms/cab-7/health"])
+    sub = mosquitto.Subscriber(broker, ["dms/cab-7/health", "dms/cab-7/cmd/result"])
     config = write_config(tmp_path, broker.port)
     good = config.read_text()
     notify, stall = FakeSystemd(tmp_path / "notify.sock"), tmp_path / "stall"
@@ -201,6 +203,20 @@ def test_reload_refuses_a_bad_config_and_applies_a_good_one(clip, tmp_path):
         proc.send_signal(signal.SIGHUP)
         assert sub.wait_for(lambda m: m and config_component() is not None, timeout=10)
         assert "vision.max_pose_deg" in config_component()["detail"] and proc.poll() is None  # still running
+        # cmd/reload of an absurd value: refused with the key, the limit and its reason; the daemon runs on.
+        config.write_text(good + "[camera]\nwidth = 100000000000000000000000\n")
+        sub.publish("dms/cab-7/cmd/reload", json.dumps({"request_id": "absurd"}))
+        assert sub.wait_for(lambda m: sub.on("dms/cab-7/cmd/result"), timeout=20)
+        result = json.loads(sub.on("dms/cab-7/cmd/result")[0])
+        assert result["ok"] is False and result["request_id"] == "absurd", result
+        assert "camera.width: 100000000000000000000000 is above 7680 (8K UHD" in result["reason"], result
+        # An integer Python refuses to read (over 4300 digits) is refused the same way, not raised in the main loop.
+        config.write_text(good + "[camera]\nwidth = " + "9" * 5000 + "\n")
+        sub.publish("dms/cab-7/cmd/reload", json.dumps({"request_id": "digits"}))
+        assert sub.wait_for(lambda m: len(sub.on("dms/cab-7/cmd/result")) == 2, timeout=20)
+        result = json.loads(sub.on("dms/cab-7/cmd/result")[1])
+        assert result["ok"] is False and "5000 digits is too long to read" in result["reason"], result
+        assert proc.poll() is None
         config.write_text(good.replace("stats_interval_s = 1.0", "stats_interval_s = 2.0"))
         proc.send_signal(signal.SIGHUP)
         assert notify.wait_for("RELOADING=1", timeout=10) and notify.wait_for("READY=1", timeout=30)

@@ -454,7 +454,7 @@ def test_updates_that_change_the_level_are_kept_like_alerts(broker, tmp_path):
         sink.publish("events", payload)
     rows = [r for r in sink.outbox.pending() if r.topic == f"dms/{DEV}/events"]
     assert [r.kind for r in rows] == [kind for _, kind in sequence]
-    assert sink._levels == {"a0": ("warning", False)}  # an ended alert is forgotten
+    assert sink._drop_classes._levels == {"a0": ("warning", False)}  # an ended alert is forgotten
     sink.close()
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -11,6 +10,7 @@ import cv2
 import numpy as np
 import pytest
 
+from edge.skips import Skip
 from edge.sources import recording
 from edge.sources.recording import DriveWriter, RecordingError, open_replay, parse_started_at
 from edge.types import Frame
@@ -53,6 +53,7 @@ def test_round_trip_every_frame_in_order_with_exact_times(drive: Path) -> None:
 def test_replay_can_iterate_twice(drive: Path) -> None:
     with open_replay(drive) as replay:
         assert [f.index for f in replay] == [f.index for f in replay] == list(range(40))
+        assert replay.skipped() == []
 
 
 def test_optional_streams_are_found_by_default_name(drive: Path) -> None:
@@ -108,13 +109,15 @@ def test_bare_video_written_here(tmp_path: Path) -> None:
         assert np.allclose(np.diff(times), 0.05, atol=0.002), suffix
 
 
-def test_fewer_timestamps_than_frames_stop_at_the_last(drive: Path, caplog: pytest.LogCaptureFixture) -> None:
+def test_fewer_timestamps_than_frames_stop_at_the_last(drive: Path) -> None:
     lines = (drive / "video_ts.csv").read_text().splitlines()
     (drive / "video_ts.csv").write_text("\n".join(lines[:31]) + "\n")  # header + 30 rows
-    with caplog.at_level(logging.WARNING, logger="edge.recording"), open_replay(drive) as replay:
+    with open_replay(drive) as replay:
+        assert replay.skipped() == []  # nothing read yet
         frames = list(replay)
+        skipped = replay.skipped()
     assert [read_number(f.image) for f in frames] == list(range(30))
-    assert "more frames than the 30 rows" in caplog.text
+    assert skipped == [Skip(str(drive / "video.mkv"), "untimed_frames", 10, detail="not replayed: they have no time")]
 
 
 # -- errors ---------------------------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ from tests.conftest import read_frames
 ROOT = Path(__file__).resolve().parents[2]
 STATE_SCHEMA = json.loads((ROOT / "docs" / "schemas" / "state.json").read_text())
 EVENTS_SCHEMA = json.loads((ROOT / "docs" / "schemas" / "events.json").read_text())
+REPLAY_SCHEMA = json.loads((ROOT / "docs" / "schemas" / "replay.json").read_text())
 
 
 def dms(*args: str) -> subprocess.CompletedProcess:
@@ -35,7 +36,13 @@ def wolfgang_jsonl(clip, tmp_path_factory) -> tuple[Path, subprocess.CompletedPr
 def test_replay_writes_valid_state_lines_at_state_hz(wolfgang_jsonl):
     out, proc = wolfgang_jsonl
     assert proc.returncode == 0, proc.stderr
-    assert {m["topic"] for m in read_jsonl(out, None)} == {"state", "events"}
+    assert {m["topic"] for m in read_jsonl(out, None)} == {"state", "events", "replay"}
+    # the last line is the replay's summary: the whole clip, nothing skipped
+    [summary] = [m["payload"] for m in read_jsonl(out, None) if m["topic"] == "replay"]
+    assert read_jsonl(out, None)[-1]["topic"] == "replay"
+    jsonschema.validate(summary, REPLAY_SCHEMA)
+    assert (summary["frames"], summary["face_frames"], summary["states"], summary["skipped"]) == (472, 472, 40, [])
+    assert "skipped" not in proc.stderr
     messages = read_jsonl(out)
     for m in messages:
         jsonschema.validate(m["payload"], STATE_SCHEMA)

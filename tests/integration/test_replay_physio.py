@@ -90,8 +90,8 @@ def test_physio_csv_beside_a_bare_video(drive, tmp_path):
     assert len(by_t) >= 6 and by_t[min(by_t, key=lambda t: abs(t - 20.0))]["hr_bpm"] == pytest.approx(75.0, abs=2.0)
 
 
-def test_a_malformed_physio_csv_is_a_usage_error(drive, tmp_path):
+def test_a_physio_csv_that_is_no_physio_log_is_a_usage_error(drive, tmp_path):
     bad = tmp_path / "physio.csv"
-    bad.write_text("t_s,ecg,gsr\n0.0,512,300\n0.004,abc,300\n")
+    bad.write_text("time,ecg,gsr\n0.0,512,300\n")
     proc = dms("replay", str(drive / "video.mkv"), "--physio", str(bad))
-    assert proc.returncode == 2 and f"{bad}:3" in proc.stderr
+    assert proc.returncode == 2 and f"{bad}:1: header must start with t_s" in proc.stderr

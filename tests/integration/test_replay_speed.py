@@ -1,5 +1,6 @@
 """`dms replay --speed-csv` on a real clip: the speed section follows the log in step with the video, a malformed
-line is skipped with a warning naming it (the replay goes on), and standing still does not silence eye closures."""
+line is skipped and reported at the end (the replay goes on, exit status 3), and standing still does not silence eye
+closures."""
 
 from __future__ import annotations
 
@@ -19,8 +20,8 @@ def test_replay_with_a_speed_log_beside_a_real_clip(clip, tmp_path):
     out = tmp_path / "out.jsonl"
     proc = dms("replay", str(clip("WolfgangLanger_Pexels.mp4")), "--speed-csv", str(log), "--jsonl", str(out),
                "--quiet")
-    assert proc.returncode == 0, proc.stderr
-    assert "can.csv:7: not a number" in proc.stderr
+    assert proc.returncode == 3, proc.stderr
+    assert f"skipped {log}: 1 malformed line, the first at 2.0 s (line 7: not a number ('2.6,6O'))" in proc.stderr
     states = read_jsonl(out)
     for m in states:
         jsonschema.validate(m["payload"], STATE_SCHEMA)

@@ -13,6 +13,7 @@ from edge.config import AlertsConfig, Config, ConfigError, SpeedConfig, config_f
 from edge.monitor.alerts import AlertManager, Condition
 from edge.replay import replay
 from edge.session import recorded_modalities
+from edge.sources.recording import RecordingError
 from edge.sources.speed_replay import read_speed_csv
 from edge.stats import StageTimer
 from tests.scripted import Recorder, Seen, frames, session, timeline
@@ -80,14 +81,17 @@ def test_without_a_speed_stream_the_section_is_off_and_nothing_is_gated():
                                             "motion": "unknown", "reason": "off"}
 
 
-def test_malformed_speed_lines_are_skipped_with_a_warning_naming_the_line(tmp_path, caplog):
+def test_malformed_speed_lines_are_skipped_and_counted_naming_each_line(tmp_path, caplog):
     path = speed_csv(tmp_path / "speed.csv", [(0.0, 10.0), (1.0, 12.0)],
                      "2.0,fast\n3.0\n-1,-5\n4.0,nan\n0.5,20\n5.0,30\n")
-    with caplog.at_level(logging.WARNING, logger="edge.speed"):
+    with caplog.at_level(logging.INFO, logger="edge.skips"):
         readings, skipped = read_speed_csv(path)
     assert [(r.t, r.speed_kmh) for r in readings] == [(0.0, 10.0), (1.0, 12.0), (5.0, 30.0)]
-    assert skipped == 5
+    assert skipped is not None and (skipped.count, skipped.lines) == (5, (4, 5, 6, 7, 8))
+    assert skipped.detail == "line 4: not a number ('2.0,fast')" and skipped.at_s == (1.0,) * 5
     assert [f"speed.csv:{n}:" in m for n, m in zip(range(4, 9), caplog.messages)] == [True] * 5
+    with pytest.raises(RecordingError, match=r"speed\.csv:4: not a number .* \(--strict\)"):
+        read_speed_csv(path, strict=True)
 
 
 def test_alert_manager_standing_silences_distraction_only():

@@ -31,7 +31,9 @@ def test_wrong_type_is_named_with_the_value():
 
 def test_out_of_range_is_named():
     (problem,) = _problems({"vision": {"detector_score_threshold": 1.5}})
-    assert problem.startswith("vision.detector_score_threshold: ") and "less than or equal to 1" in problem
+    assert problem == "vision.detector_score_threshold: 1.5 is above 1 (a share or a probability)"
+    (problem,) = _problems({"vision": {"detector_score_threshold": -0.5}})  # lower limits keep pydantic's words
+    assert problem.startswith("vision.detector_score_threshold: ") and "greater than or equal to 0" in problem
 
 
 def test_every_error_is_reported_at_once():

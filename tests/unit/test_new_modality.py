@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import create_model
 
-from edge.config import Config, _Section
+from edge.config import Config, Seconds, _Section, bounded
 from edge.modalities import REGISTERED
 from edge.modalities.base import HaSensor, Modality, ModalityKind
 from edge.replay import replay
@@ -28,8 +28,8 @@ from tests.scripted import Recorder, frames, session, timeline
 
 
 class ToyConfig(_Section):
-    value: float = 42.0
-    hop_s: float = 1.0
+    value: float = bounded(42.0, ge=0.0, le=1000.0, why="the toy sensor's full scale")  # every number has limits
+    hop_s: Seconds = 1.0
 
 
 @dataclass(frozen=True)
@@ -58,7 +58,7 @@ def _live(cfg: Any, timer: StageTimer) -> Modality[ToyEstimate]:
     return Modality(TOY, ToyStage(cfg.toy))
 
 
-def _replay(cfg: Any, path: Path, timer: StageTimer) -> Modality[ToyEstimate]:
+def _replay(cfg: Any, path: Path, timer: StageTimer, strict: bool) -> Modality[ToyEstimate]:
     raise NotImplementedError("the toy has no recorded stream")
 
 

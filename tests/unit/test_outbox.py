@@ -183,3 +183,23 @@ def test_unusable_path_raises(tmp_path, where):
     path = tmp_path / "file" / "o.sqlite" if where == "parent_is_a_file" else tmp_path
     with pytest.raises((OSError, sqlite3.Error)):
         Outbox(path)
+
+
+def test_open_alerts_are_kept_in_the_same_transaction_as_their_messages(tmp_path):
+    box = Outbox(tmp_path / "o.sqlite")
+    box.put_many([("events", b"start-a")], open_alert=("a", b"start-a"))
+    box.put_many([("events", b"start-b")], open_alert=("b", b"start-b"))
+    box.put_many([("events", b"update-a")], open_alert=("a", b"update-a"))  # the last message replaces the first
+    box.put_many([("events", b"end-b")], open_alert=("b", None))
+    assert box.left_open() == [("a", b"update-a")]
+    real = box._db
+    box._db = FullDisk(real, fail_on="INSERT")
+    with pytest.raises(sqlite3.OperationalError):  # the message is not stored: neither is its alert's end
+        box.put_many([("events", b"end-a")], open_alert=("a", None))
+    box._db = real
+    box.close()
+    reopened = Outbox(tmp_path / "o.sqlite")  # what a crash leaves is what the next start finds
+    assert reopened.left_open() == [("a", b"update-a")] and reopened.count() == 4
+    reopened.put_many([], open_alert=("a", None))
+    assert reopened.left_open() == []
+    reopened.close()

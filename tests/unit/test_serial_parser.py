@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import math
 import random
+import re
 
 import pytest
 
@@ -114,7 +115,7 @@ def test_too_long_lines_are_bad_and_do_not_grow_the_buffer():
     assert p.feed(b"0,0," + b"1" * 40 + b",3\n") == []
     for _ in range(1000):  # a line of 100 kB with no newline, in pieces
         p.feed(b"9" * 100)
-        assert len(p._buf) <= 33
+        assert len(p._split._buf) <= 33
     assert p.feed(b"\n" + ok + b"\n")[0].seq == 1
     assert (p.lines, p.bad_lines, p.samples) == (3, 2, 1)
     exactly = b"1,4,0.5," + b"3" * 24  # 32 bytes: still allowed, with or without CR
@@ -242,7 +243,7 @@ def test_fuzz_100k_lines(protocol: str):
         assert p.samples > 20_000 and p.bad_lines > 20_000 and p.checksum_failures > 5_000 and p.gaps > 0
     else:
         assert p.samples > 2_000 and p.bad_lines > 50_000 and p.leads_off > 1_000 and p.checksum_failures == 0
-    assert len(p._buf) <= 257
+    assert len(p._split._buf) <= 257
 
 
 # -- clock map -------------------------------------------------------------------------------------------------
@@ -284,16 +285,17 @@ def test_clock_map_follows_a_slow_sensor_clock():
 def test_read_physio_csv(tmp_path):
     path = tmp_path / "physio.csv"
     path.write_text("t_s,ecg,gsr,resp\n0.000,0.5,300,1\n0.004,!,301,1\n0.008,,302,1\n0.012,0.7,,1\n")
-    samples = read_physio_csv(path)
+    samples, skipped = read_physio_csv(path)
     assert samples == [
         PhysioSample(0.0, 0.5, 300.0, None, False),
         PhysioSample(0.004, None, 301.0, None, True),
         PhysioSample(0.008, None, 302.0, None, False),
         PhysioSample(0.012, 0.7, None, None, False),
     ]
+    assert skipped is None
     gsr_first = tmp_path / "g.csv"
-    gsr_first.write_text("t_s,gsr\n1.0,2.0\n")
-    assert read_physio_csv(gsr_first) == [PhysioSample(1.0, None, 2.0, None, False)]
+    gsr_first.write_text("t_s,gsr\r\n1.0,2.0")  # CR-LF, and a last line without LF
+    assert read_physio_csv(gsr_first) == ([PhysioSample(1.0, None, 2.0, None, False)], None)
 
 
 @pytest.mark.parametrize(
@@ -301,18 +303,61 @@ def test_read_physio_csv(tmp_path):
     [
         ("time,ecg\n0,1\n", ":1: header must start with t_s"),
         ("t_s,resp\n0,1\n", ":1: header names no channel"),
-        ("t_s,ecg,gsr\n0,1,2\n0.1,1\n", ":3: expected 3 columns"),
-        ("t_s,ecg,gsr\n0,1,2\nabc,1,2\n", ":3: t_s is not a number"),
-        ("t_s,ecg,gsr\n0,1,2\n0.1,x,2\n", ":3: ecg is not a number"),
-        ("t_s,ecg,gsr\n0,1,nan\n", ":2: gsr must be finite"),
-        ("t_s,ecg,gsr\n1,1,2\n0.5,1,2\n", ":3: t_s 0.5 goes back in time"),
+        ("", ":1: header must start with t_s"),
     ],
 )
-def test_read_physio_csv_errors(tmp_path, text: str, message: str):
+def test_a_file_that_is_no_physio_log_is_refused(tmp_path, text: str, message: str):
     path = tmp_path / "physio.csv"
     path.write_text(text)
     with pytest.raises(RecordingError, match=str(path).replace(".", r"\.") + message):
         read_physio_csv(path)
+
+
+MALFORMED = [  # (line, why), each after the good line 2 "0,1,2"
+    ("0.1,1", "expected 3 fields (got 2)"),
+    ("abc,1,2", "t_s is not a plain finite number ('abc')"),
+    ("0.1,x,2", "ecg is not a plain finite number ('x')"),
+    ("0.1,1,nan", "gsr is not a plain finite number ('nan')"),
+    ("0.1,inf,2", "ecg is not a plain finite number ('inf')"),
+    ("0.1,1_000,2", "ecg is not a plain finite number ('1_000')"),
+    ("0.1,,", "no ecg or gsr value"),
+    ("0.1,1,2" + "0" * 300, "longer than 256 bytes"),
+    ("0.1,1,2\u00b5", "not ASCII"),
+    ("-1,1,2", "t_s -1.0 goes back in time (previous 0.0)"),
+]
+
+
+@pytest.mark.parametrize(("line", "problem"), MALFORMED)
+def test_a_malformed_line_is_skipped_or_refused_with_strict(tmp_path, line: str, problem: str):
+    path = tmp_path / "physio.csv"
+    path.write_text(f"t_s,ecg,gsr\n0,1,2\n{line}\n\n0.2,3,4\n", encoding="utf-8")
+    samples, skipped = read_physio_csv(path)
+    assert [s.t for s in samples] == [0.0, 0.2]  # the good lines around it are all used
+    assert skipped is not None and (skipped.count, skipped.lines, skipped.at_s) == (1, (3,), (0.0,))
+    assert skipped.detail == f"line 3: {problem}"
+    with pytest.raises(RecordingError, match=re.escape(f"{path}:3: {problem} (--strict)")):
+        read_physio_csv(path, strict=True)
+
+
+def test_physio_csv_lines_follow_the_serial_lines_rules(tmp_path):
+    """One rule for both: a serial csv line and a physio.csv line with the same ECG and GSR cells are both samples
+    or both bad, with the same values; and a line over max_line_bytes is bad in both."""
+    cells = ["512", "-0.25", "1e-3", "", "!", " 7 ", "nan", "inf", "-inf", "1e999", "0x10", "1_0", "abc", "+.5",
+             "5.", ".", "--1", "1e", "\u00e9"]
+    pairs = [(e, g) for e in cells for g in cells]
+    path = tmp_path / "physio.csv"
+    path.write_bytes(("t_s,ecg,gsr\n" + "".join(f"{i},{e},{g}\n" for i, (e, g) in enumerate(pairs))).encode())
+    samples, skipped = read_physio_csv(path)
+    parser = csv_parser()
+    serial = parser.feed("".join(f"{i},{i},{e},{g}\n" for i, (e, g) in enumerate(pairs)).encode())
+    assert [(s.t, s.ecg, s.gsr, s.leads_off) for s in samples] == [
+        (round(s.t * 1000.0), s.ecg, s.gsr, s.leads_off) for s in serial]
+    assert skipped is not None and skipped.count == parser.bad_lines > 0
+    assert len(samples) + skipped.count == parser.lines == len(pairs)
+    long = tmp_path / "long.csv"
+    long.write_text("t_s,ecg,gsr\n0," + "1" * 40 + ",2\n1,1,2\n")
+    assert read_physio_csv(long, max_line_bytes=32)[1].count == 1
+    assert csv_parser(32).feed(b"0,0," + b"1" * 40 + b",2\n") == []
 
 
 def test_read_physio_csv_missing_file(tmp_path):
