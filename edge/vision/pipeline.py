@@ -27,6 +27,7 @@ from edge.vision.face_detector import FaceDetector
 from edge.vision.geometry import LEFT_EYE, RIGHT_EYE, HeadPoseEstimator, eye_aspect_ratio, mouth_aspect_ratio
 from edge.vision.landmarks import FaceMesh, LandmarkResult, Roi, roi_from_detection, roi_from_landmarks
 from edge.vision.preprocess import Normaliser, to_gray
+from edge.vision.stillness import StillFace
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +99,8 @@ class VisionPipeline:
         self.emotion = (EmotionClassifier(models.emotion, models.emotion_labels)
                         if models.emotion and cfg.emotion_hz > 0 else None)
         self.pose = HeadPoseEstimator(cfg.focal_length_px)
+        self.still = StillFace(cfg.still_reuse_max, cfg.still_threshold)
+        self.reused = 0  # tracked frames whose landmarks were the last run's (edge/vision/stillness.py)
         self.reset()
 
     @staticmethod
@@ -118,6 +121,8 @@ class VisionPipeline:
         self._frames_since_detect = 0
         self._emotion: EmotionEstimate | None = None
         self._emotion_gate = RateGate(self.cfg.emotion_hz) if self.cfg.emotion_hz > 0 else None
+        self._closed_probs: tuple[float, ...] = ()  # the last frame's eye states
+        self.still.reset()
 
     def process(self, frame: Frame) -> FaceObservation:
         if not self._search_due(frame.t):
@@ -163,6 +168,7 @@ class VisionPipeline:
         rec("geometry", t3 - t2)
 
         eye_states = self.eyes.both(gray, pts)
+        self._closed_probs = tuple(s.closed_prob for s in eye_states)
         t4 = time.perf_counter()
         rec("eyes", t4 - t3)
 
@@ -197,7 +203,13 @@ class VisionPipeline:
                 found = self._from_detection(gray, w, h)
                 if found is not None:
                     return found
-            found = self._landmarks_in(gray, self._track, w, h)
+            t0 = time.perf_counter()
+            found = self.still.reuse(gray, self._closed_probs)
+            self.timer.record("stillness", time.perf_counter() - t0)
+            if found is not None:
+                self.reused += 1
+            else:
+                found = self._landmarks_in(gray, self._track, w, h)
             if found is not None:
                 self._frames_since_detect += 1
                 return found[0], found[1], None
@@ -227,4 +239,5 @@ class VisionPipeline:
         box = landmark_box(res.points)
         if not in_region(box, w, h, self.cfg.driver_region):
             return None
+        self.still.remember(gray, (res, box))
         return res, box

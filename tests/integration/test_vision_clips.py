@@ -159,3 +159,24 @@ def test_a_track_that_leaves_the_driver_region_is_dropped(config, vision_models,
     # the face centre starts at x = 437 px: it leaves the region (x < 256) once shifted by ~180 px
     assert all(ok for dx, ok in present if dx <= 160)
     assert not any(ok for dx, ok in present if dx >= 200)
+
+
+def test_still_landmarks_are_reused_only_while_the_head_is_still_and_the_eyes_open(config, vision_models,
+                                                                                   wolfgang_frames):
+    from edge.vision.pipeline import VisionPipeline
+
+    def run(reuse_max: int, threshold: float) -> tuple[VisionPipeline, list]:
+        cfg = config.vision.model_copy(update={"still_reuse_max": reuse_max, "still_threshold": threshold})
+        p = VisionPipeline(cfg, vision_models)
+        return p, run_pipeline(p, wolfgang_frames[:200])
+
+    every, _ = run(0, 3.0)
+    assert every.reused == 0
+    p, obs = run(1, 3.0)
+    runs = p.timer.percentiles_ms()["landmarks"]["count"]
+    assert p.reused > 10 and runs + p.reused == every.timer.percentiles_ms()["landmarks"]["count"]
+    reused = [i for i in range(1, len(obs)) if obs[i].landmarks is obs[i - 1].landmarks]
+    assert len(reused) == p.reused and all(i - 1 not in reused for i in reused)  # at most one frame in a row
+    assert all(max(s.closed_prob for s in obs[i - 1].eye_states) < 0.5 for i in reused)  # the eyes were open
+    frozen, _ = run(1, 0.0)  # no change is ever that small on a real camera: nothing reused
+    assert frozen.reused == 0
