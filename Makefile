@@ -6,7 +6,8 @@ STAMP := $(VENV)/.installed
 
 TRAIN_VENV ?= .venv-train
 
-.PHONY: demo test bench models venv clean train-venv train-eyes train-emotion train-voice train-stress system-deps
+.PHONY: demo test bench models venv clean train-venv train-eyes train-emotion train-voice train-stress system-deps \
+	mediapipe-venv
 
 venv: $(STAMP)
 
@@ -42,6 +43,15 @@ test: models system-deps
 bench: models
 	$(BIN)/dms bench --json bench.json
 
+# MediaPipe's FaceMesh solution, for tools/mediapipe_facemesh.py (docs/bench.md): a venv of its own, since
+# MediaPipe 0.10.14 needs numpy < 2 and the runtime venv has numpy 2. Not built by `make test` or CI.
+MEDIAPIPE_VENV ?= .venv-mediapipe
+mediapipe-venv: $(MEDIAPIPE_VENV)/.installed
+$(MEDIAPIPE_VENV)/.installed:
+	$(PYTHON) -m venv $(MEDIAPIPE_VENV)
+	$(MEDIAPIPE_VENV)/bin/python -m pip install -q --disable-pip-version-check 'mediapipe==0.10.14' 'numpy<2'
+	touch $@
+
 # Training needs TensorFlow (~1 GB): a venv of its own, so the runtime venv stays small.
 train-venv: $(TRAIN_VENV)/.installed
 $(TRAIN_VENV)/.installed: pyproject.toml
@@ -70,4 +80,4 @@ train-stress: train-venv
 	$(TRAIN_VENV)/bin/python tools/train_stress.py
 
 clean:
-	rm -rf $(VENV) $(TRAIN_VENV) *.egg-info .pytest_cache
+	rm -rf $(VENV) $(TRAIN_VENV) $(MEDIAPIPE_VENV) *.egg-info .pytest_cache

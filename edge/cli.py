@@ -4,7 +4,6 @@ or input, 3 a replay that completed but skipped input."""
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
 import sys
@@ -163,38 +162,12 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from edge.bench import format_table, physio_bench, run_bench
+    from edge.bench.command import BenchInputError, run
 
-    cfg = _config(args)
-    if args.video:
-        video = Path(args.video)
-        if not video.is_file():
-            raise UsageError(f"--video {video}: no such file")
-    else:
-        from edge.demo import clip_path
-
-        video = clip_path("WolfgangLanger_Pexels.mp4")
-    if args.max_frames < 1 or args.passes < 1:
-        raise UsageError("--max-frames and --passes must be >= 1")
-    if args.threads is not None:
-        cfg = with_overrides(cfg, "--threads", {"runtime": {"num_threads": args.threads}})
     try:
-        result = run_bench(video, cfg, args.max_frames, args.passes)
-        result["physio"] = physio_bench(cfg, args.passes)
-        if args.audio:
-            from edge.bench import voice_bench
-            from edge.sources.audio import AudioError
-
-            try:
-                result["voice"] = voice_bench(Path(args.audio), cfg, args.passes)
-            except AudioError as err:
-                raise UsageError(str(err)) from None
-    except ValueError as err:
+        run(args, _config(args))
+    except BenchInputError as err:
         raise UsageError(str(err)) from None
-    print(format_table(result))
-    if args.json:
-        Path(args.json).write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-        print(f"\nwrote {args.json}")
     return EXIT_OK
 
 
@@ -288,14 +261,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--write", action="store_true", help="write [camera.mount] into the --config file")
     p.set_defaults(func=cmd_calibrate)
 
-    p = with_config(sub.add_parser("bench", help="time the vision stage on a video, the physiology stage on a "
-                                   "synthetic sensor (and the voice stage)"))
-    p.add_argument("--video", metavar="FILE", help="default: the demo clip WolfgangLanger_Pexels.mp4")
-    p.add_argument("--json", metavar="OUT", help="also write the results as JSON")
-    p.add_argument("--max-frames", type=int, default=500, help="frames of the video to use (held in memory)")
-    p.add_argument("--passes", type=int, default=3, help="timed passes over those frames; the median is reported")
-    p.add_argument("--threads", type=int, help="interpreter threads (overrides runtime.num_threads)")
-    p.add_argument("--audio", metavar="WAV", help="also time the voice stage on this 16 kHz mono speech recording")
+    from edge.bench.command import add_arguments as bench_arguments
+
+    p = with_config(sub.add_parser("bench", help="time the session on a video (at three frame sizes and with an "
+                                   "empty seat), the physiology and voice stages; project onto boards"))
+    bench_arguments(p)
     p.set_defaults(func=cmd_bench)
 
     from edge.report.command import add_arguments as report_arguments

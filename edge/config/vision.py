@@ -68,6 +68,18 @@ class VisionConfig(_Section):
     detector_nms_iou: Fraction = 0.3  # MediaPipe's weighted-NMS overlap
     # Also run the detector every N tracked frames; 0: only when lost.
     redetect_every_n_frames: int = bounded(0, ge=0, le=108_000, why="an hour at 30 fps; rarer is the same as 0")
+    # Nobody in the seat: once no face has been found for `search_after_s`, the detector looks `search_hz` times a
+    # second instead of on every frame (a parked car with the daemon on costs a fraction of a driven one), and on
+    # every frame again from the first face found. A driver who sits down is seen within 1/search_hz s.
+    search_after_s: Seconds = 2.0
+    search_hz: float = bounded(  # at least once a second; at the camera's rate or above, every frame
+        5.0, ge=1.0, le=240.0, why="the fastest camera rate; at or above the camera's, every frame is searched")
+    # While the head is still and the eyes open, the last landmarks may stand for up to this many tracked frames in
+    # a row instead of running FaceMesh (edge/vision/stillness.py). 0 (FaceMesh on every frame) until it passes
+    # tools/eval_tracking.py on the real clips: at 1 it saved 10-25 % CPU but moved eye states (docs/bench.md).
+    still_reuse_max: int = bounded(0, ge=0, le=5, why="0.17 s at 30 fps; longer would hide the start of a blink")
+    # Mean absolute change of the face's square, in gray levels, up to which the head counts as still.
+    still_threshold: float = bounded(3.0, ge=0.0, le=32.0, why="an eighth of the gray range: more is motion, not noise")
     landmark_presence_threshold: Fraction = 0.5  # FaceMesh face-presence probability that keeps a track alive
     # The driver's seat in normalised frame coordinates (x0, y0, x1, y1): the largest face whose centre lies inside
     # is the driver; passengers elsewhere are ignored.

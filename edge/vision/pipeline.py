@@ -1,7 +1,9 @@
 """The vision stage: one frame in, one FaceObservation out.
 
 Detect the driver's face only when there is no track (or every N frames when configured); otherwise take the
-landmark ROI from the previous frame's landmarks, which is both faster and steadier than detecting again.
+landmark ROI from the previous frame's landmarks, which is both faster and steadier than detecting again. Once the
+seat has been empty for `search_after_s`, the detector runs only `search_hz` times a second, and on every frame again
+from the first face it finds.
 Not thread-safe: one pipeline per drive session (edge/session.py).
 """
 
@@ -25,6 +27,7 @@ from edge.vision.face_detector import FaceDetector
 from edge.vision.geometry import LEFT_EYE, RIGHT_EYE, HeadPoseEstimator, eye_aspect_ratio, mouth_aspect_ratio
 from edge.vision.landmarks import FaceMesh, LandmarkResult, Roi, roi_from_detection, roi_from_landmarks
 from edge.vision.preprocess import Normaliser, to_gray
+from edge.vision.stillness import StillFace
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +99,8 @@ class VisionPipeline:
         self.emotion = (EmotionClassifier(models.emotion, models.emotion_labels)
                         if models.emotion and cfg.emotion_hz > 0 else None)
         self.pose = HeadPoseEstimator(cfg.focal_length_px)
+        self.still = StillFace(cfg.still_reuse_max, cfg.still_threshold)
+        self.reused = 0  # tracked frames whose landmarks were the last run's (edge/vision/stillness.py)
         self.reset()
 
     @staticmethod
@@ -106,13 +111,22 @@ class VisionPipeline:
         return VisionPipeline(vision, models, timer)
 
     def reset(self) -> None:
-        """Forget the track (a new drive, a reopened camera, the face lost)."""
+        """Start afresh (a new drive, a reopened camera): no track, and the seat searched on every frame."""
+        self._lose_face()
+        self._absent_since: float | None = None  # the first frame without a face, since the last one with a face
+        self._search_gate: RateGate | None = None  # while the seat has been empty for search_after_s
+
+    def _lose_face(self) -> None:
         self._track: Roi | None = None  # where to look for the face in the next frame
         self._frames_since_detect = 0
         self._emotion: EmotionEstimate | None = None
         self._emotion_gate = RateGate(self.cfg.emotion_hz) if self.cfg.emotion_hz > 0 else None
+        self._closed_probs: tuple[float, ...] = ()  # the last frame's eye states
+        self.still.reset()
 
     def process(self, frame: Frame) -> FaceObservation:
+        if not self._search_due(frame.t):
+            return FaceObservation.absent(frame.t, frame.index)
         rec = self.timer.record
         t0 = time.perf_counter()
         gray = to_gray(frame.image)
@@ -122,8 +136,11 @@ class VisionPipeline:
 
         found = self._find_face(gray, w, h)
         if found is None:
-            self.reset()
+            self._lose_face()
+            if self._absent_since is None:
+                self._absent_since = frame.t
             return FaceObservation.absent(frame.t, frame.index)
+        self._absent_since = None
         result, box, detector_score = found
         pts = result.points
 
@@ -151,6 +168,7 @@ class VisionPipeline:
         rec("geometry", t3 - t2)
 
         eye_states = self.eyes.both(gray, pts)
+        self._closed_probs = tuple(s.closed_prob for s in eye_states)
         t4 = time.perf_counter()
         rec("eyes", t4 - t3)
 
@@ -162,6 +180,16 @@ class VisionPipeline:
             else:
                 self._emotion = None
         return replace(observation, eye_states=eye_states, emotion=self._emotion)
+
+    def _search_due(self, t: float) -> bool:
+        """Whether to look for the face in the frame at `t`: always, unless the seat has been empty for
+        search_after_s; then on search_hz's grid, which starts at the first frame of the slow search."""
+        if self._absent_since is None or t - self._absent_since < self.cfg.search_after_s:
+            self._search_gate = None
+            return True
+        if self._search_gate is None:
+            self._search_gate = RateGate(self.cfg.search_hz)
+        return self._search_gate.due(t)
 
     def _find_face(self, gray: np.ndarray, w: int, h: int) -> tuple[LandmarkResult, Box, float | None] | None:
         """The driver's landmarks, their box, and the detector's score when the detector found the face in this
@@ -175,7 +203,13 @@ class VisionPipeline:
                 found = self._from_detection(gray, w, h)
                 if found is not None:
                     return found
-            found = self._landmarks_in(gray, self._track, w, h)
+            t0 = time.perf_counter()
+            found = self.still.reuse(gray, self._closed_probs)
+            self.timer.record("stillness", time.perf_counter() - t0)
+            if found is not None:
+                self.reused += 1
+            else:
+                found = self._landmarks_in(gray, self._track, w, h)
             if found is not None:
                 self._frames_since_detect += 1
                 return found[0], found[1], None
@@ -205,4 +239,5 @@ class VisionPipeline:
         box = landmark_box(res.points)
         if not in_region(box, w, h, self.cfg.driver_region):
             return None
+        self.still.remember(gray, (res, box))
         return res, box

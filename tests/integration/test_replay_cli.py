@@ -152,8 +152,8 @@ def test_speed_is_the_deprecated_name_of_pace(clip, tmp_path):
 
 def test_bench_writes_json(clip, tmp_path):
     out = tmp_path / "bench.json"
-    proc = dms("bench", "--video", str(clip("face_noface.mov")),
-               "--json", str(out), "--max-frames", "60", "--passes", "2")
+    proc = dms("bench", "--video", str(clip("face_noface.mov")), "--json", str(out), "--max-frames", "60",
+               "--passes", "2", "--resolution-frames", "12", "--empty-seat-s", "5")
     assert proc.returncode == 0, proc.stderr
     result = json.loads(out.read_text())
     assert result["frames"] == 60 and result["passes"] == 2 and result["fps"] > 0
@@ -173,6 +173,24 @@ def test_bench_writes_json(clip, tmp_path):
     assert physio["estimates"] == 2 * 20 and physio["ecg_rate_hz"] == 250.0 and physio["window_s"] == 60.0
     assert 0 < physio["ms_per_estimate"] <= physio["ms_per_estimate_p95"] and physio["ms_per_second_fed"] > 0
     assert "physio: " in proc.stdout
+    assert [r["frame_size"] for r in result["resolutions"]["sizes"]] == [[640, 360], [1280, 720], [1920, 1080]]
+    empty = result["empty_seat"]  # at the main run's size, against its cost
+    assert empty["frame_size"] == [960, 540] and empty["tracking_cpu_ms_per_frame"] == result["cpu_ms_per_frame"]
+    assert empty["passes"] == 2 and empty["detector_runs_per_s"] < empty["frames_per_s"]
+    assert result["sit_down"]["latency_s"] is not None
+    assert result["projection"]["note"] == "projection, not a measurement"
+    for line in ("frame size (the same clip", "empty seat (", "a driver sits down", "PROJECTION, NOT A MEASUREMENT"):
+        assert line in proc.stdout
+
+
+def test_bench_parts_can_be_skipped(clip, tmp_path):
+    out = tmp_path / "bench.json"
+    proc = dms("bench", "--video", str(clip("face_noface.mov")), "--json", str(out), "--max-frames", "20",
+               "--passes", "1", "--no-resolutions", "--no-empty-seat", "--no-projection")
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(out.read_text())
+    assert not {"resolutions", "empty_seat", "sit_down", "projection"} & result.keys()
+    assert dms("bench", "--resolution-frames", "0").returncode == 2
 
 
 def test_bench_missing_video_is_a_usage_error(tmp_path):

@@ -49,13 +49,33 @@ def test_emotion_runs_at_its_rate_with_all_classes(pipeline, wolfgang_frames):
     "name, present_frames",
     [("noface_face.mov", range(96, 168)), ("face_noface.mov", range(0, 72))],
 )
-def test_face_enters_and_leaves_on_the_right_frames(pipeline, clip, name, present_frames):
-    present = _presence(pipeline, clip(name))
+def test_face_enters_and_leaves_on_the_right_frames(config, vision_models, clip, name, present_frames):
+    from edge.vision.pipeline import VisionPipeline
+
+    every_frame = config.vision.model_copy(update={"search_hz": 240.0})  # no slow search of the empty seat
+    present = _presence(VisionPipeline(every_frame, vision_models), clip(name))
     assert len(present) == 169
     expected = np.zeros(169, bool)
     expected[list(present_frames)] = True
     wrong = np.flatnonzero(present != expected)
     assert wrong.size == 0, f"{name}: wrong presence on frames {wrong.tolist()}"
+
+
+def test_an_empty_seat_is_searched_slowly_and_a_driver_found_within_a_search_period(config, vision_models, clip):
+    from edge.vision.pipeline import VisionPipeline
+
+    cfg = config.vision  # the defaults: the slow search starts after 2 s without a face, at 5 Hz
+    p = VisionPipeline(cfg, vision_models)
+    with open_replay(clip("noface_face.mov")) as source:  # nobody for 96 frames (3.6 s), then a face until 168
+        frames = list(source)
+    obs = [p.process(frame) for frame in frames]
+    first = next(i for i, o in enumerate(obs) if o.present)
+    assert 0 <= frames[first].t - frames[96].t <= 1.0 / cfg.search_hz
+    assert all(o.present for o in obs[first:168]) and not any(o.present for o in obs[:96])
+    empty_s = frames[first].t - frames[0].t
+    every_frame = sum(f.t - frames[0].t < cfg.search_after_s for f in frames)
+    slow = p.timer.percentiles_ms()["detect"]["count"] - every_frame - 1  # the 1: the face lost at frame 168
+    assert abs(slow - (1 + (empty_s - cfg.search_after_s) * cfg.search_hz)) <= 1  # the grid's first point, then 5 Hz
 
 
 def test_passenger_outside_the_driver_region_is_ignored(config, vision_models, wolfgang_frames):
@@ -139,3 +159,24 @@ def test_a_track_that_leaves_the_driver_region_is_dropped(config, vision_models,
     # the face centre starts at x = 437 px: it leaves the region (x < 256) once shifted by ~180 px
     assert all(ok for dx, ok in present if dx <= 160)
     assert not any(ok for dx, ok in present if dx >= 200)
+
+
+def test_still_landmarks_are_reused_only_while_the_head_is_still_and_the_eyes_open(config, vision_models,
+                                                                                   wolfgang_frames):
+    from edge.vision.pipeline import VisionPipeline
+
+    def run(reuse_max: int, threshold: float) -> tuple[VisionPipeline, list]:
+        cfg = config.vision.model_copy(update={"still_reuse_max": reuse_max, "still_threshold": threshold})
+        p = VisionPipeline(cfg, vision_models)
+        return p, run_pipeline(p, wolfgang_frames[:200])
+
+    every, _ = run(0, 3.0)
+    assert every.reused == 0
+    p, obs = run(1, 3.0)
+    runs = p.timer.percentiles_ms()["landmarks"]["count"]
+    assert p.reused > 10 and runs + p.reused == every.timer.percentiles_ms()["landmarks"]["count"]
+    reused = [i for i in range(1, len(obs)) if obs[i].landmarks is obs[i - 1].landmarks]
+    assert len(reused) == p.reused and all(i - 1 not in reused for i in reused)  # at most one frame in a row
+    assert all(max(s.closed_prob for s in obs[i - 1].eye_states) < 0.5 for i in reused)  # the eyes were open
+    frozen, _ = run(1, 0.0)  # no change is ever that small on a real camera: nothing reused
+    assert frozen.reused == 0
