@@ -7,7 +7,7 @@ For every frame the clock starts when the decoded frame is handed to the vision 
 the same way), and stops when a subscriber on the same broker receives the event that frame produced: vision,
 monitor, alert state machine, the durable outbox (one fsync per event), the broker and back. The clip is replayed
 `--repeat` times at `--pace` times real time (idle gaps as in a car, not a CPU saturated by a flat-out replay).
-Without --mqtt a mosquitto is started on a free loopback port (tests/mosquitto.py). Prints a summary and, last,
+Without --mqtt a mosquitto is started on a free loopback port (tools/mqtt_broker.py). Prints a summary and, last,
 one JSON line: p50/p95/p99/max ms and the number of events.
 """
 
@@ -90,7 +90,7 @@ def main() -> int:
         parts = urlsplit(args.mqtt)
         host, port = parts.hostname or "localhost", parts.port or 1883
     else:
-        from tests.mosquitto import Mosquitto
+        from mqtt_broker import Mosquitto
 
         broker = Mosquitto()
         broker.start()
