@@ -150,3 +150,19 @@ def test_basic_authorization():
     assert not authorized(basic("s3cret"), "s3cret")
     assert not authorized("Basic !!!", "s3cret") and not authorized(None, "s3cret")
     assert not authorized("Bearer s3cret", "s3cret")
+
+
+def test_the_outbox_pill_follows_the_device_now_not_a_past_failure():
+    fleet = Fleet(history_s=10.0)
+
+    def outbox(broker: dict) -> dict:
+        fleet.apply(msg("health", {"components": {"broker": broker}}), 0)
+        return fleet.snapshot()[0]["health"]["components"]["outbox"]
+
+    spilled = {"state": "degraded", "detail": "outbox write failed (disk full)",
+               "metrics": {"outbox_persistent": True, "persist_failed": 4, "pending": 2}}
+    assert outbox(spilled)["state"] == "degraded" and "disk full" in outbox(spilled)["detail"]
+    healed = {"state": "ok", "metrics": {"outbox_persistent": True, "persist_failed": 4, "pending": 0}}
+    assert outbox(healed) == {"state": "ok", "detail": None, "pending": 0, "dropped_alerts": None}  # durable again
+    repaired = {"state": "ok", "metrics": {"outbox_persistent": True, "outbox_salvaged": 147}}
+    assert outbox(repaired)["state"] == "ok" and outbox(repaired)["detail"] == "repaired, 147 row(s) salvaged"
