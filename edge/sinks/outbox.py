@@ -34,6 +34,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from edge.faultlog import FaultLog
+
 log = logging.getLogger("edge.mqtt")
 
 Kind = Literal["alert", "telemetry"]
@@ -88,6 +90,7 @@ class Outbox:
         self.path = Path(path)
         self.max_rows = max_rows
         self.dropped = {"alert": 0, "telemetry": 0}
+        self._faults = FaultLog(log)  # a full outbox drops a row per event: one line, then a count a minute
         self._lock = threading.Lock()
         if self.persistent:
             self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -229,8 +232,9 @@ class Outbox:
             self._db.execute("DELETE FROM outbox WHERE id = ?", (row[0],))
             self._count -= 1
             self.dropped[kind] += 1
-            logger = log.error if kind == "alert" else log.warning
-            logger("outbox full (%d rows): dropped the oldest %s message #%d on %s", self.max_rows, kind, *row)
+            self._faults.fault(f"drop-{kind}", "outbox full (%d rows): dropped the oldest %s message #%d on %s",
+                               self.max_rows, kind, *row, level=logging.ERROR if kind == "alert" else logging.WARNING,
+                               summary=f"outbox full: {{n}} more {kind} message(s) dropped in the last {{s:.0f}} s")
             return
         raise RuntimeError("outbox count out of sync")  # unreachable: count > max_rows >= 1 means rows exist
 

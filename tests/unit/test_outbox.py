@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import threading
 
@@ -210,3 +211,14 @@ def test_a_file_that_opens_but_cannot_be_written_raises_at_once(tmp_path):
     Outbox(tmp_path / "o.sqlite").close()
     with immutable(tmp_path / "o.sqlite"), pytest.raises(sqlite3.OperationalError, match="readonly"):
         Outbox(tmp_path / "o.sqlite")  # not at the first alert
+
+
+def test_a_full_outbox_logs_its_first_drop_then_counts(tmp_path, caplog):
+    box = Outbox(tmp_path / "o.sqlite", max_rows=100)
+    with caplog.at_level(logging.WARNING, logger="edge.mqtt"):
+        for i in range(150):
+            box.put("events", b"x", kind="telemetry")
+    drops = [r.getMessage() for r in caplog.records if "outbox full" in r.getMessage()]
+    first = "outbox full (100 rows): dropped the oldest telemetry message #1 on events"
+    assert box.dropped["telemetry"] == 50 and drops == [first]  # the other 49 in a count, a minute later
+    box.close()
