@@ -40,7 +40,8 @@ class CameraConfig(_Section):
 
 
 class RuntimeConfig(_Section):
-    backend: Literal["auto", "litert", "tflite-runtime"] = "auto"  # auto: ai-edge-litert, else tflite-runtime
+    # auto: ai-edge-litert, else tflite-runtime; litert-builtin: ai-edge-litert without XNNPACK (docs/platforms.md)
+    backend: Literal["auto", "litert", "tflite-runtime", "litert-builtin"] = "auto"
     num_threads: int = Field(1, ge=1, le=16)  # per interpreter; 1 gives the least CPU time per frame
     # OpenCV's own thread pool; 1 keeps small crops on the worker's thread (its pool added CPU time per frame
     # for no speed-up at 640x360). 0 lets OpenCV choose.
