@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 TRAIN_VENV ?= .venv-train
 
 .PHONY: demo test bench models venv clean train-venv train-eyes train-emotion train-voice train-stress system-deps \
-	mediapipe-venv
+	mediapipe-venv check-aarch64 aarch64-deps
 
 venv: $(STAMP)
 
@@ -39,6 +39,20 @@ test: models system-deps
 	$(BIN)/ruff check edge tools tests
 	tools/verify_systemd.sh
 	$(BIN)/python -m pytest
+
+# Installs the project into a Debian bookworm arm64 root as tools/install.sh does on Raspberry Pi OS, replays the
+# demo clip there under qemu and compares alerts and state with the same replay here (docs/platforms.md). Slow (about
+# 14 minutes the first time on 2 cores, the root is then cached in build/aarch64); not part of `make test`. Root:
+# debootstrap, chroot, and binfmt_misc to run arm64 binaries through qemu-user-static.
+# AARCH64_ARGS passes options on, e.g. AARCH64_ARGS="--board pi5" (tools/check_aarch64.sh --help).
+AARCH64_PACKAGES := debootstrap qemu-user-static binfmt-support
+AARCH64_ARGS ?=
+aarch64-deps:
+	@missing=$$(for p in $(AARCH64_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	test -z "$$missing" || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; }
+
+check-aarch64: models aarch64-deps
+	tools/check_aarch64.sh $(AARCH64_ARGS)
 
 bench: models
 	$(BIN)/dms bench --json bench.json

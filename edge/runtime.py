@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any, Callable
 
@@ -36,18 +37,31 @@ def _litert() -> Callable[..., Any]:
     return Interpreter
 
 
+def _litert_builtin() -> Callable[..., Any]:
+    """ai-edge-litert without its default XNNPACK delegate: TFLite's built-in kernels, which round differently.
+    Slower; for telling a platform's float differences from the pipeline's sensitivity to them (docs/platforms.md)."""
+    from ai_edge_litert.interpreter import Interpreter, OpResolverType
+
+    return partial(Interpreter, experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
+
+
 def _tflite_runtime() -> Callable[..., Any]:
     from tflite_runtime.interpreter import Interpreter
 
     return Interpreter
 
 
-_BACKENDS: dict[str, Callable[[], Callable[..., Any]]] = {"litert": _litert, "tflite-runtime": _tflite_runtime}
+_BACKENDS: dict[str, Callable[[], Callable[..., Any]]] = {
+    "litert": _litert,
+    "tflite-runtime": _tflite_runtime,
+    "litert-builtin": _litert_builtin,
+}
+_AUTO = ("litert", "tflite-runtime")
 
 
 def interpreter_class(backend: str = "auto") -> tuple[str, Callable[..., Any]]:
     """Return (backend name, Interpreter class). 'auto' tries ai-edge-litert, then tflite-runtime."""
-    names = list(_BACKENDS) if backend == "auto" else [backend]
+    names = list(_AUTO) if backend == "auto" else [backend]
     errors = []
     for name in names:
         if name not in _BACKENDS:

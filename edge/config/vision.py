@@ -46,7 +46,8 @@ class CameraConfig(_Section):
 
 
 class RuntimeConfig(_Section):
-    backend: Literal["auto", "litert", "tflite-runtime"] = "auto"  # auto: ai-edge-litert, else tflite-runtime
+    # auto: ai-edge-litert, else tflite-runtime; litert-builtin: ai-edge-litert without XNNPACK (docs/platforms.md)
+    backend: Literal["auto", "litert", "tflite-runtime", "litert-builtin"] = "auto"
     # Per interpreter; 1 gives the least CPU time per frame.
     num_threads: int = bounded(1, ge=1, le=16, why="more than the cores of any supported board: they would contend")
     # OpenCV's own thread pool; 1 keeps small crops on the worker's thread (its pool added CPU time per frame

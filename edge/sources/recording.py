@@ -262,6 +262,7 @@ class DriveWriter:
     """Writes a drive folder: video (MJPG in Matroska), video_ts.csv, optional labels.csv, and drive.json.
 
     `origin` is the pipeline-clock time that becomes 0 on the drive clock; None takes the first frame's `t`.
+    `codec` "FFV1" stores the frames losslessly (tools/frames_drive.py: the same pixels on every machine).
     drive.json is written at once (so an interrupted recording still replays up to its last timestamped
     frame) and again by close() with the frame count. Gray frames are stored as BGR.
     """
@@ -273,6 +274,7 @@ class DriveWriter:
         fps: float,
         frame_size: tuple[int, int],
         origin: float | None = None,
+        codec: str = VIDEO_CODEC,
     ):
         self.folder = Path(folder)
         if (self.folder / DRIVE_JSON).exists():
@@ -283,6 +285,7 @@ class DriveWriter:
         self._size = (int(frame_size[0]), int(frame_size[1]))  # (width, height)
         self._origin = origin
         self._fps = float(fps)
+        self._codec = codec
         self._frames = 0
         self._last_t = -math.inf
         self._has_labels = False
@@ -293,9 +296,9 @@ class DriveWriter:
             "started_at": datetime.now(timezone.utc).isoformat(),
         }
         video_path = self.folder / DEFAULT_FILES["video"]
-        self._video = cv2.VideoWriter(str(video_path), cv2.VideoWriter_fourcc(*VIDEO_CODEC), self._fps, self._size)
+        self._video = cv2.VideoWriter(str(video_path), cv2.VideoWriter_fourcc(*codec), self._fps, self._size)
         if not self._video.isOpened():
-            raise RecordingError(f"{video_path}: cannot write {VIDEO_CODEC} video here")
+            raise RecordingError(f"{video_path}: cannot write {codec} video here")
         self._ts: TextIO = (self.folder / DEFAULT_FILES["timestamps"]).open("w", newline="", encoding="utf-8")
         self._ts.write(",".join(VIDEO_TS_HEADER) + "\n")
         self._write_info()
@@ -350,7 +353,7 @@ class DriveWriter:
             "video": {
                 "file": DEFAULT_FILES["video"],
                 "timestamps": DEFAULT_FILES["timestamps"],
-                "codec": VIDEO_CODEC,
+                "codec": self._codec,
                 "fps": self._fps,
                 "width": self._size[0],
                 "height": self._size[1],

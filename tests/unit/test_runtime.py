@@ -48,3 +48,17 @@ def test_wrong_input_count_and_missing_file_are_clear(tmp_path):
         model.run(np.zeros((1, 64, 64, 1)), np.zeros(1))
     with pytest.raises(FileNotFoundError, match="dms models fetch"):
         Model(tmp_path / "none.tflite")
+
+
+def test_builtin_kernels_agree_with_xnnpack_within_float_rounding(wolfgang_frames):
+    """litert-builtin (TFLite's own kernels, no XNNPACK) is chosen only by name and computes the same landmarks."""
+    import cv2
+
+    assert interpreter_class()[0] != "litert-builtin"
+    face = cv2.resize(wolfgang_frames[200][40:320, 180:460], (192, 192))[None].astype(np.float32) / 255.0
+    xnnpack = Model(model_path("face_landmarks", MODELS), backend="litert")
+    builtin = Model(model_path("face_landmarks", MODELS), backend="litert-builtin")
+    assert builtin.backend == "litert-builtin"
+    (mesh_x, presence_x), (mesh_b, presence_b) = xnnpack.run(face), builtin.run(face)
+    np.testing.assert_allclose(mesh_b, mesh_x, atol=0.05)  # px of the 192 px crop
+    np.testing.assert_allclose(presence_b, presence_x, atol=1e-3)
