@@ -13,13 +13,15 @@ on PASS, 1 on FAIL, 2 when a file cannot be read.
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import sys
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any, Iterator
+
+from edge.names import EVENTS, STATE
+from edge.report.run import read_messages
 
 # Two frames of a 24 fps clip: a closure judged one frame earlier or later moves an alert by 1/24 s.
 TIME_TOL_S = 0.1
@@ -68,18 +70,11 @@ def tolerance(path: str) -> tuple[float, str]:
 
 
 def read_run(path: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """(state payloads, event payloads) in file order."""
-    states, events = [], []
-    with path.open(encoding="utf-8") as f:
-        for number, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                message = json.loads(line)
-                topic, payload = message["topic"], message["payload"]
-            except (json.JSONDecodeError, KeyError, TypeError) as err:
-                raise ValueError(f"{path}:{number}: not a `dms replay --jsonl` line ({err})") from None
-            {"state": states, "events": events}.get(topic, []).append(payload)
+    """(state payloads, event payloads) in file order. Raises ValueError naming the line."""
+    states: list[dict[str, Any]] = []
+    events: list[dict[str, Any]] = []
+    for message in read_messages(path):
+        {STATE: states, EVENTS: events}.get(message["topic"], []).append(message["payload"])
     return states, events
 
 
