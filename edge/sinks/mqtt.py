@@ -230,8 +230,7 @@ class MqttSink:
             if end is not None:
                 self._store_event(end)
             else:  # not a message of ours (a damaged file): forget it rather than publish a broken end
-                _closing_step("forget an unreadable open alert", lambda: self.outbox.put_many([], open_alert=(
-                    alert_id, None)))
+                self.outbox.put_many([], open_alert=(alert_id, None))
 
     def _store_event(self, event: dict[str, Any]) -> None:
         data = encode(event)

@@ -203,18 +203,23 @@ class VisionPipeline:
                 found = self._from_detection(gray, w, h)
                 if found is not None:
                     return found
-            t0 = time.perf_counter()
-            found = self.still.reuse(gray, self._closed_probs)
-            self.timer.record("stillness", time.perf_counter() - t0)
-            if found is not None:
-                self.reused += 1
-            else:
+            found = self._still_landmarks(gray) if self.still.max_reuse else None
+            if found is None:
                 found = self._landmarks_in(gray, self._track, w, h)
             if found is not None:
                 self._frames_since_detect += 1
                 return found[0], found[1], None
             self._track = None
         return self._from_detection(gray, w, h)
+
+    def _still_landmarks(self, gray: np.ndarray) -> tuple[LandmarkResult, Box] | None:
+        """The last landmarks, when the head is still enough for them to stand (edge/vision/stillness.py)."""
+        t0 = time.perf_counter()
+        found = self.still.reuse(gray, self._closed_probs)
+        self.timer.record("stillness", time.perf_counter() - t0)
+        if found is not None:
+            self.reused += 1
+        return found
 
     def _from_detection(self, gray: np.ndarray, w: int, h: int) -> tuple[LandmarkResult, Box, float] | None:
         t0 = time.perf_counter()
