@@ -97,8 +97,10 @@ def _scenes(args: argparse.Namespace, cfg: Config, video: Path, result: dict[str
     if not args.no_resolutions:
         frames, _ = decode(video, args.resolution_frames, StageTimer())
         result["resolutions"] = scenes.resolution_bench(cfg, frames, args.resolution_passes)
+        result["resolutions_mono"] = scenes.resolution_bench(cfg, scenes.mono(frames), args.resolution_passes)
         del frames
-        lines += ["", *scenes.format_resolutions(result["resolutions"])]
+        lines += ["", *scenes.format_resolutions(result["resolutions"]),
+                  *scenes.format_resolutions(result["resolutions_mono"], "mono frames (a NIR camera's gray)")]
     if not args.no_empty_seat:
         from edge.demo import clip_path
 

@@ -14,6 +14,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import cv2
+
 from edge.bench.core import WARMUP_FRAMES, scaled, time_passes
 from edge.config import Config
 from edge.session import DriveSession, recorded_modalities
@@ -58,6 +60,12 @@ def resolution_bench(cfg: Config, frames: Sequence[Frame], passes: int,
         })
     h, w = frames[0].image.shape[:2]
     return {"source_size": [w, h], "frames": len(frames), "passes": passes, "sizes": rows}
+
+
+def mono(frames: Sequence[Frame]) -> list[Frame]:
+    """The frames in gray, as a monochrome NIR camera delivers them: no colour conversion left in the pipeline."""
+    return [Frame(cv2.cvtColor(f.image, cv2.COLOR_BGR2GRAY), f.t, f.index) if f.image.ndim == 3 else f
+            for f in frames]
 
 
 def read_clip(path: Path, frames: int) -> list[Frame]:
@@ -176,12 +184,12 @@ def sit_down_bench(cfg: Config, clip: Path) -> dict[str, Any]:
     }
 
 
-def format_resolutions(part: dict[str, Any]) -> list[str]:
+def format_resolutions(part: dict[str, Any], kind: str = "colour (BGR) frames") -> list[str]:
     rows = part["sizes"]
     w, h = part["source_size"]
     head = [f"{r['frame_size'][0]}x{r['frame_size'][1]}" for r in rows]
-    lines = [f"frame size (the same clip, {w}x{h}, scaled; {part['frames']} frames, median of {part['passes']} "
-             "passes, sizes in turn):",
+    lines = [f"frame size, {kind} (the same clip, {w}x{h}, scaled; {part['frames']} frames, median of "
+             f"{part['passes']} passes, sizes in turn):",
              f"  {'':<22}" + "".join(f"{c:>11}" for c in head),
              f"  {'CPU ms per frame':<22}" + "".join(f"{r['cpu_ms_per_frame']:>11.2f}" for r in rows),
              f"  {'x ' + head[0]:<22}" + "".join(f"{r['ratio_to_first']:>11.2f}" for r in rows)]

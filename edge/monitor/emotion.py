@@ -37,31 +37,37 @@ class EmotionWindow:
         self.enabled = emotion_hz > 0
         self._expected_n = max(1.0, window_s * emotion_hz)  # estimates a fully covered window holds
         self._window: deque[tuple[float, np.ndarray]] = deque()
+        self._stats: tuple[str, float, dict[str, float], dict[str, float], int] | None = None
 
     def step(self, t: float, estimate: EmotionEstimate | None, face_present: bool) -> EmotionSummary:
         """`estimate` is the observation's (it repeats between emotion runs: each is counted once)."""
+        changed = False
         if estimate is not None and (not self._window or estimate.t > self._window[-1][0]):
             self._window.append((estimate.t, np.array([estimate.scores[k] for k in self.labels])))
+            changed = True
         while self._window and self._window[0][0] <= t - self.window_s:
             self._window.popleft()
+            changed = True
+        if changed or self._stats is None:  # the window's statistics change only with its estimates
+            self._stats = self._window_stats()
         latest = estimate if face_present else None
         reason = None if latest else ("off" if not self.enabled else "no_face" if not face_present else "low_quality")
+        scores = None if latest is None else dict(latest.scores)
+        latest_t = latest.t if latest else None
+        if self._stats is None:
+            return EmotionSummary(scores, latest_t, UNKNOWN, None, None, None, 0, self.window_s, reason)
+        dominant, confidence, mean, distribution, n = self._stats
+        return EmotionSummary(scores, latest_t, dominant, confidence, dict(mean), dict(distribution), n,
+                              self.window_s, reason)
+
+    def _window_stats(self) -> tuple[str, float, dict[str, float], dict[str, float], int] | None:
+        """(dominant, confidence, window mean, window distribution, n); None for an empty window."""
         if not self._window:
-            return EmotionSummary(None if latest is None else dict(latest.scores), latest.t if latest else None,
-                                  UNKNOWN, None, None, None, 0, self.window_s, reason)
+            return None
         stacked = np.stack([scores for _, scores in self._window])
         mean = stacked.mean(axis=0)
         top = int(mean.argmax())
         shares = np.bincount(stacked.argmax(axis=1), minlength=len(self.labels)) / len(stacked)
         coverage = min(1.0, len(stacked) / self._expected_n)
-        return EmotionSummary(
-            scores=None if latest is None else dict(latest.scores),
-            t=latest.t if latest else None,
-            dominant=self.labels[top],
-            confidence=float(mean[top] * coverage),
-            window_mean={k: float(v) for k, v in zip(self.labels, mean)},
-            window_distribution={k: float(v) for k, v in zip(self.labels, shares)},
-            window_n=len(stacked),
-            window_s=self.window_s,
-            reason=reason,
-        )
+        return (self.labels[top], float(mean[top] * coverage), {k: float(v) for k, v in zip(self.labels, mean)},
+                {k: float(v) for k, v in zip(self.labels, shares)}, len(stacked))

@@ -10,7 +10,7 @@ Not thread-safe: one pipeline per drive session (edge/session.py).
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -84,7 +84,7 @@ def face_quality(presence: float, size_px: float, pose: HeadPose | None, cfg: Vi
         pose_factor = 0.5
     else:
         turn = max(abs(pose.yaw), abs(pose.pitch)) / cfg.max_pose_deg
-        pose_factor = float(np.clip(2.0 * (1.0 - turn), 0.0, 1.0))
+        pose_factor = min(1.0, max(0.0, 2.0 * (1.0 - turn)))
     return round(presence * size_factor * pose_factor, 4)
 
 
@@ -147,22 +147,7 @@ class VisionPipeline:
         t2 = time.perf_counter()
         pose = self.pose.from_landmarks(pts, w, h)
         size_px = float(max(box.width, box.height))
-        observation = FaceObservation(
-            t=frame.t,
-            frame_index=frame.index,
-            present=True,
-            quality=face_quality(result.presence, size_px, pose, self.cfg),
-            tracked=detector_score is None,
-            detector_score=detector_score,
-            landmark_score=round(result.presence, 4),
-            box=box,
-            face_size_px=size_px,
-            pose=pose,
-            ear_left=eye_aspect_ratio(pts, LEFT_EYE),
-            ear_right=eye_aspect_ratio(pts, RIGHT_EYE),
-            mar=mouth_aspect_ratio(pts),
-            landmarks=pts,
-        )
+        quality = face_quality(result.presence, size_px, pose, self.cfg)
         self._track = roi_from_landmarks(pts)
         t3 = time.perf_counter()
         rec("geometry", t3 - t2)
@@ -174,12 +159,29 @@ class VisionPipeline:
 
         if self.emotion is not None and self._emotion_gate is not None and self._emotion_gate.due(frame.t):
             # Too poor a face (small, turned away, doubtful landmarks) gives no estimate: "unknown", not a guess.
-            if observation.quality >= self.cfg.emotion_min_quality:
+            if quality >= self.cfg.emotion_min_quality:
                 self._emotion = self.emotion.classify(gray, pts, frame.t)
                 rec("emotion", time.perf_counter() - t4)
             else:
                 self._emotion = None
-        return replace(observation, eye_states=eye_states, emotion=self._emotion)
+        return FaceObservation(
+            t=frame.t,
+            frame_index=frame.index,
+            present=True,
+            quality=quality,
+            tracked=detector_score is None,
+            detector_score=detector_score,
+            landmark_score=round(result.presence, 4),
+            box=box,
+            face_size_px=size_px,
+            pose=pose,
+            ear_left=eye_aspect_ratio(pts, LEFT_EYE),
+            ear_right=eye_aspect_ratio(pts, RIGHT_EYE),
+            mar=mouth_aspect_ratio(pts),
+            landmarks=pts,
+            eye_states=eye_states,
+            emotion=self._emotion,
+        )
 
     def _search_due(self, t: float) -> bool:
         """Whether to look for the face in the frame at `t`: always, unless the seat has been empty for

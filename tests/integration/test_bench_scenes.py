@@ -22,6 +22,15 @@ def test_the_three_frame_sizes_are_each_timed_with_their_stages(config, clip):
     assert rows[0]["ratio_to_first"] == 1.0
 
 
+def test_mono_frames_are_the_same_clip_in_gray(config, clip):
+    frames, _ = decode(clip("WolfgangLanger_Pexels.mp4"), 14, StageTimer())
+    gray = scenes.mono(frames)
+    assert [f.image.shape for f in gray] == [(360, 640)] * 14 and [f.t for f in gray] == [f.t for f in frames]
+    part = scenes.resolution_bench(config, gray, passes=1)
+    assert [tuple(r["frame_size"]) for r in part["sizes"]] == [(640, 360), (1280, 720), (1920, 1080)]
+    assert all(r["face_found_pct"] == 100.0 for r in part["sizes"])  # the driver is found in gray at every size
+
+
 def test_looped_stretch_keeps_the_clock_running():
     from edge.types import Frame
 

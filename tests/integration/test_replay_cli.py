@@ -173,13 +173,15 @@ def test_bench_writes_json(clip, tmp_path):
     assert physio["estimates"] == 2 * 20 and physio["ecg_rate_hz"] == 250.0 and physio["window_s"] == 60.0
     assert 0 < physio["ms_per_estimate"] <= physio["ms_per_estimate_p95"] and physio["ms_per_second_fed"] > 0
     assert "physio: " in proc.stdout
-    assert [r["frame_size"] for r in result["resolutions"]["sizes"]] == [[640, 360], [1280, 720], [1920, 1080]]
+    for part in ("resolutions", "resolutions_mono"):  # colour frames, and gray ones as a NIR camera gives
+        assert [r["frame_size"] for r in result[part]["sizes"]] == [[640, 360], [1280, 720], [1920, 1080]]
     empty = result["empty_seat"]  # at the main run's size, against its cost
     assert empty["frame_size"] == [960, 540] and empty["tracking_cpu_ms_per_frame"] == result["cpu_ms_per_frame"]
     assert empty["passes"] == 2 and empty["detector_runs_per_s"] < empty["frames_per_s"]
     assert result["sit_down"]["latency_s"] is not None
     assert result["projection"]["note"] == "projection, not a measurement"
-    for line in ("frame size (the same clip", "empty seat (", "a driver sits down", "PROJECTION, NOT A MEASUREMENT"):
+    for line in ("frame size, colour (BGR) frames (", "frame size, mono frames", "empty seat (",
+                 "a driver sits down", "PROJECTION, NOT A MEASUREMENT"):
         assert line in proc.stdout
 
 

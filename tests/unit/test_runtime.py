@@ -3,7 +3,7 @@ import pytest
 
 from edge.config import Config
 from edge.models import load_manifest, model_path
-from edge.runtime import Model, RuntimeUnavailable, _dequantise, _quantise, interpreter_class
+from edge.runtime import Model, RuntimeUnavailable, _feed, _fetch, interpreter_class
 
 MODELS = Config().runtime.models_dir
 
@@ -11,15 +11,17 @@ MODELS = Config().runtime.models_dir
 def test_int8_quantisation_round_trip():
     detail = {"dtype": np.int8, "quantization": (0.05, -3)}
     x = np.array([-10.0, -1.0, 0.0, 0.52, 10.0], np.float32)
-    q = _quantise(x, detail)
+    q = _feed(detail)(x)
     assert q.dtype == np.int8 and q.tolist() == [-128, -23, -3, 7, 127]  # clipped at both ends
-    np.testing.assert_allclose(_dequantise(q, detail), [-6.25, -1.0, 0.0, 0.5, 6.5])
+    np.testing.assert_allclose(_fetch(detail)(q), [-6.25, -1.0, 0.0, 0.5, 6.5])
 
 
 def test_float_models_pass_values_through():
     detail = {"dtype": np.float32, "quantization": (0.0, 0)}
     x = np.arange(3, dtype=np.float64)
-    assert _quantise(x, detail).dtype == np.float32
+    assert _feed(detail)(x).dtype == np.float32
+    y = np.arange(3, dtype=np.float32)
+    assert _fetch(detail)(y) is y  # get_tensor() already returned a copy: no second one
 
 
 def test_unknown_backend_is_refused():
@@ -40,6 +42,22 @@ def test_landmark_model_runs_and_returns_468_points():
     model = Model(model_path("face_landmarks", MODELS))
     mesh, presence = model.run(np.zeros((1, 192, 192, 3), np.float32))
     assert mesh.size == 468 * 3 and presence.size == 1
+
+
+def test_an_input_filled_in_place_gives_what_run_gives(wolfgang_frames):
+    """run_filled writes into the interpreter's own input buffer; the outputs are those of run() on that input."""
+    import cv2
+
+    model = Model(model_path("face_landmarks", MODELS))
+    face = cv2.resize(wolfgang_frames[200][40:320, 180:460], (192, 192)).astype(np.float32) / 255.0
+
+    def fill(x: np.ndarray) -> None:
+        x[0] = face
+
+    for filled, copied in zip(model.run_filled(fill), model.run(face[None])):
+        np.testing.assert_array_equal(filled, copied)
+    with pytest.raises(ValueError, match="one float input"):
+        Model(model_path("eye_state", MODELS)).run_filled(fill)  # an int8 input cannot be filled with floats
 
 
 def test_wrong_input_count_and_missing_file_are_clear(tmp_path):
