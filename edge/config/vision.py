@@ -77,10 +77,13 @@ class VisionConfig(_Section):
         5.0, ge=1.0, le=240.0, why="the fastest camera rate; at or above the camera's, every frame is searched")
     # While the head is still and the eyes open, the last landmarks may stand for up to this many tracked frames in
     # a row instead of running FaceMesh (edge/vision/stillness.py). 0 (FaceMesh on every frame) until it passes
-    # tools/eval_tracking.py on the real clips: at 1 it saved 10-25 % CPU but moved eye states (docs/bench.md).
+    # tools/eval_tracking.py on the real clips: at 1 it saved 2-20 % CPU, but a reused frame's head pose is stale
+    # beyond the tracker's own spread on yawning drivers (docs/bench.md).
     still_reuse_max: int = bounded(0, ge=0, le=5, why="0.17 s at 30 fps; longer would hide the start of a blink")
     # Mean absolute change of the face's square, in gray levels, up to which the head counts as still.
     still_threshold: float = bounded(3.0, ge=0.0, le=32.0, why="an eighth of the gray range: more is motion, not noise")
+    # Reuse only after a frame whose eye-state model found both eyes open with a closed probability below this.
+    still_open_below: Fraction = 0.5
     landmark_presence_threshold: Fraction = 0.5  # FaceMesh face-presence probability that keeps a track alive
     # The driver's seat in normalised frame coordinates (x0, y0, x1, y1): the largest face whose centre lies inside
     # is the driver; passengers elsewhere are ignored.

@@ -99,7 +99,7 @@ class VisionPipeline:
         self.emotion = (EmotionClassifier(models.emotion, models.emotion_labels)
                         if models.emotion and cfg.emotion_hz > 0 else None)
         self.pose = HeadPoseEstimator(cfg.focal_length_px)
-        self.still = StillFace(cfg.still_reuse_max, cfg.still_threshold)
+        self.still = StillFace(cfg.still_reuse_max, cfg.still_threshold, cfg.still_open_below)
         self.reused = 0  # tracked frames whose landmarks were the last run's (edge/vision/stillness.py)
         self.reset()
 

@@ -18,7 +18,6 @@ from edge.types import Box
 from edge.vision.landmarks import LandmarkResult, crop, roi_from_landmarks
 
 PROBE_PX = 24  # small enough to be cheap, large enough to average out the sensor's noise
-OPEN_EYES = 0.5  # the last frame's closed probability of both eyes must be below this
 
 
 def probe(gray: np.ndarray, points: np.ndarray) -> np.ndarray:
@@ -27,9 +26,10 @@ def probe(gray: np.ndarray, points: np.ndarray) -> np.ndarray:
 
 
 class StillFace:
-    def __init__(self, max_reuse: int, threshold: float):
+    def __init__(self, max_reuse: int, threshold: float, open_below: float = 0.5):
         self.max_reuse = max_reuse
         self.threshold = threshold
+        self.open_below = open_below  # the last frame's closed probability of both eyes must be below this
         self.reset()
 
     def reset(self) -> None:
@@ -47,7 +47,7 @@ class StillFace:
         """The last landmarks when they may stand for this frame, else None (run FaceMesh)."""
         if self._last is None or self._probe is None or self._reused >= self.max_reuse:
             return None
-        if not closed_probs or max(closed_probs) >= OPEN_EYES:
+        if not closed_probs or max(closed_probs) >= self.open_below:
             return None
         if float(np.abs(probe(gray, self._last[0].points) - self._probe).mean()) > self.threshold:
             return None

@@ -165,8 +165,9 @@ def test_still_landmarks_are_reused_only_while_the_head_is_still_and_the_eyes_op
                                                                                    wolfgang_frames):
     from edge.vision.pipeline import VisionPipeline
 
-    def run(reuse_max: int, threshold: float) -> tuple[VisionPipeline, list]:
-        cfg = config.vision.model_copy(update={"still_reuse_max": reuse_max, "still_threshold": threshold})
+    def run(reuse_max: int, threshold: float, open_below: float = 0.5) -> tuple[VisionPipeline, list]:
+        cfg = config.vision.model_copy(update={"still_reuse_max": reuse_max, "still_threshold": threshold,
+                                               "still_open_below": open_below})
         p = VisionPipeline(cfg, vision_models)
         return p, run_pipeline(p, wolfgang_frames[:200])
 
@@ -180,3 +181,7 @@ def test_still_landmarks_are_reused_only_while_the_head_is_still_and_the_eyes_op
     assert all(max(s.closed_prob for s in obs[i - 1].eye_states) < 0.5 for i in reused)  # the eyes were open
     frozen, _ = run(1, 0.0)  # no change is ever that small on a real camera: nothing reused
     assert frozen.reused == 0
+    sure, obs = run(1, 3.0, open_below=0.1)  # only after frames whose eyes were surely open
+    reused = [i for i in range(1, len(obs)) if obs[i].landmarks is obs[i - 1].landmarks]
+    assert sure.reused > 0 and all(max(s.closed_prob for s in obs[i - 1].eye_states) < 0.1 for i in reused)
+    assert run(1, 3.0, open_below=0.0)[0].reused == 0  # no eye is ever that open
