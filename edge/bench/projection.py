@@ -37,6 +37,16 @@ REFERENCES: tuple[Reference, ...] = (
               "7.7 FPS of a Python demo (capture, both models, drawing), threads not stated",
               "https://github.com/zye1996/facemesh_EdgeTPU",
               "a whole demo's frame rate, not a per-model timing; threads not stated"),
+    Reference("Raspberry Pi 4", "BlazeFace face_detection_front.tflite (the weights of face_detector)", 10.0,
+              "TensorFlow Lite 2.2 C++, CPU fp32, without XNNPACK; 4 threads (the app's SetNumThreads(4))",
+              "https://github.com/terryky/tflite_gles_app",
+              "4 threads and TFLite's kernels of 2020, not XNNPACK; this machine has 2 cores, so it cannot be timed "
+              "here alike"),
+    Reference("Raspberry Pi 4", "MobileNet v1 1.0 224, float, random weights (XNNPACK end2end-bench)", 312.0,
+              "XNNPACK's own benchmark, 1 thread (T:1), 64-bit Ubuntu; a user's report",
+              "https://github.com/google/XNNPACK/issues/814",
+              "XNNPACK's benchmark, not a .tflite file, and no wheel ships MobileNet v1 to time here; the reporter "
+              "could not reproduce XNNPACK's own figures"),
     Reference("Raspberry Pi 5", "SSD MobileNet v2 (COCO, 300x300)", 23.5,
               "TensorFlow Lite, Python, 4 threads (benchmark_tf_lite.py: set_num_threads(4))",
               "https://github.com/aallan/benchmarking-ml-on-the-edge",

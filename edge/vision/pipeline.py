@@ -128,13 +128,8 @@ class VisionPipeline:
         if not self._search_due(frame.t):
             return FaceObservation.absent(frame.t, frame.index)
         rec = self.timer.record
-        t0 = time.perf_counter()
-        gray = to_gray(frame.image)
+        gray, found = self.locate(frame)
         h, w = gray.shape[:2]
-        t1 = time.perf_counter()
-        rec("preprocess", t1 - t0)
-
-        found = self._find_face(gray, w, h)
         if found is None:
             self._lose_face()
             if self._absent_since is None:
@@ -148,7 +143,6 @@ class VisionPipeline:
         pose = self.pose.from_landmarks(pts, w, h)
         size_px = float(max(box.width, box.height))
         quality = face_quality(result.presence, size_px, pose, self.cfg)
-        self._track = roi_from_landmarks(pts)
         t3 = time.perf_counter()
         rec("geometry", t3 - t2)
 
@@ -182,6 +176,18 @@ class VisionPipeline:
             eye_states=eye_states,
             emotion=self._emotion,
         )
+
+    def locate(self, frame: Frame) -> tuple[np.ndarray, tuple[LandmarkResult, Box, float | None] | None]:
+        """The gray frame and the driver's landmarks, their box and the detector's score (None when tracked): the
+        work of MediaPipe's FaceMesh solution, which `tools/mediapipe_facemesh.py` times alone beside it."""
+        t0 = time.perf_counter()
+        gray = to_gray(frame.image)
+        self.timer.record("preprocess", time.perf_counter() - t0)
+        h, w = gray.shape[:2]
+        found = self._find_face(gray, w, h)
+        if found is not None:
+            self._track = roi_from_landmarks(found[0].points)  # where to look in the next frame
+        return gray, found
 
     def _search_due(self, t: float) -> bool:
         """Whether to look for the face in the frame at `t`: always, unless the seat has been empty for

@@ -36,6 +36,9 @@ def test_mediapipe_and_the_project_are_timed_on_the_same_frames(tmp_path):
         assert row["ratio"] == pytest.approx(row["project_cpu_ms_per_frame"] / row["mediapipe_cpu_ms_per_frame"],
                                              abs=2e-3)
         assert row["project_face_found_pct"] == row["mediapipe_face_found_pct"] == 100.0  # the presenter, throughout
+        assert len(row["project_landmarks_passes"]) == 2  # our landmarks alone, like for like, in the same turns
+        assert row["landmarks_ratio"] == pytest.approx(
+            row["project_landmarks_cpu_ms_per_frame"] / row["mediapipe_cpu_ms_per_frame"], abs=2e-3)
     assert "ratio" in proc.stdout
     assert ours() == before  # the frames' temporary folder is gone
 
