@@ -143,6 +143,8 @@ class VisionPipeline:
         pose = self.pose.from_landmarks(pts, w, h)
         size_px = float(max(box.width, box.height))
         quality = face_quality(result.presence, size_px, pose, self.cfg)
+        ears = eye_aspect_ratio(pts, LEFT_EYE), eye_aspect_ratio(pts, RIGHT_EYE)
+        mar = mouth_aspect_ratio(pts)
         t3 = time.perf_counter()
         rec("geometry", t3 - t2)
 
@@ -169,9 +171,9 @@ class VisionPipeline:
             box=box,
             face_size_px=size_px,
             pose=pose,
-            ear_left=eye_aspect_ratio(pts, LEFT_EYE),
-            ear_right=eye_aspect_ratio(pts, RIGHT_EYE),
-            mar=mouth_aspect_ratio(pts),
+            ear_left=ears[0],
+            ear_right=ears[1],
+            mar=mar,
             landmarks=pts,
             eye_states=eye_states,
             emotion=self._emotion,

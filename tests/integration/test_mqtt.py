@@ -254,7 +254,8 @@ def test_full_disk_loses_no_event(tmp_path, caplog):
         assert sub.wait_for(lambda m: len([t for t, _, _ in m if t in events]) >= 6)
         assert sub.wait_for(lambda m: ("degraded", ANY_DETAIL) in broker_states(sub))  # reported at once
         assert "disk is full" in str(broker_states(sub)[-1][1])
-        assert [s for s, _ in broker_states(sub)] == ["ok", "degraded"]  # once, not per event
+        states = [s for s, _ in broker_states(sub)]  # an "ok" may go twice: the pump's thread races the caller's
+        assert states.count("degraded") == 1 and set(states[:-1]) == {"ok"}  # degraded once, not per event
         assert wait_until(lambda: sink.outbox.count() == 0)  # acknowledged: gone from memory
         broker.stop()
         assert wait_until(lambda: not sink.connected)
