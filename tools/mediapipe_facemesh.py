@@ -1,14 +1,16 @@
 """MediaPipe's FaceMesh solution against this project's per-frame session work, on the same frames, in one run.
 
     PYTHONPATH=. .venv/bin/python tools/mediapipe_facemesh.py [--video FILE] [--max-frames 500] [--passes 3]
-        [--sizes 640x360,1280x720,1920x1080] [--json OUT]
+        [--sizes 640x360,1280x720,1920x1080] [--mono] [--json OUT]
 
 MediaPipe 0.10.14 needs numpy < 2, so it runs in its own venv (`make mediapipe-venv`: .venv-mediapipe), as a
 worker process of this script reading the same decoded frames from a .npy file in a temporary folder (deleted at
 the end; the frames never leave the machine). The two take turns pass by pass (ABAB..., the order flipped every
 other pass), so a machine's drift hits both alike. MediaPipe runs its graph on threads of its own: both sides are
 timed in process CPU time (time.process_time, every thread of the process) around each frame's call, not in wall
-time; scaling a frame to the size and MediaPipe's BGR-to-RGB conversion happen outside the timing.
+time, from the camera's frame to landmarks: the project's gray conversion and MediaPipe's conversion to the RGB its
+solution requires are each side's own work. Scaling a frame to the size happens outside the timing. With --mono the
+frames are the clip's in gray, as a NIR camera gives them.
 
 The MediaPipe side is mp.solutions.face_mesh.FaceMesh(static_image_mode=False, refine_landmarks=False,
 max_num_faces=1): landmarks with its own tracking, a fresh one each pass after a short warm-up. The project's side is
@@ -50,29 +52,34 @@ def worker(frames_npy: Path) -> int:
     import numpy as np
 
     frames = np.load(frames_npy, mmap_mode="r")
+    to_rgb = cv2.COLOR_GRAY2RGB if frames.ndim == 3 else cv2.COLOR_BGR2RGB  # (N, H, W): a mono camera's frames
 
-    def rgb(i: int, size: tuple[int, int]) -> np.ndarray:
-        image = frames[i]
+    def sized(i: int, size: tuple[int, int]) -> np.ndarray:
+        image = np.ascontiguousarray(frames[i])
         h, w = image.shape[:2]
         if (w, h) != size:
             image = cv2.resize(image, size, interpolation=cv2.INTER_AREA if size[0] < w else cv2.INTER_LINEAR)
-        return np.ascontiguousarray(cv2.cvtColor(image, cv2.COLOR_BGR2RGB))
+        return image
+
+    def landmarks(mesh: Any, image: np.ndarray) -> bool:
+        """The camera's frame to landmarks: MediaPipe's solution takes RGB only, so the conversion is its work, as
+        the gray conversion is the project's."""
+        return bool(mesh.process(cv2.cvtColor(image, to_rgb)).multi_face_landmarks)
 
     print(json.dumps({"mediapipe": mp.__version__, "numpy": np.__version__}), flush=True)
     for line in sys.stdin:
         size = tuple(int(v) for v in line.split())
         mesh = mp.solutions.face_mesh.FaceMesh(static_image_mode=False, refine_landmarks=False, max_num_faces=1)
         for i in range(min(WARMUP_FRAMES, len(frames))):
-            mesh.process(rgb(i, size))
+            landmarks(mesh, sized(i, size))
         cpu = wall = 0.0
         faces = 0
         for i in range(len(frames)):
-            image = rgb(i, size)
+            image = sized(i, size)
             cpu0, wall0 = time.process_time(), time.perf_counter()
-            found = mesh.process(image).multi_face_landmarks
+            faces += landmarks(mesh, image)
             cpu += time.process_time() - cpu0
             wall += time.perf_counter() - wall0
-            faces += bool(found)
         mesh.close()
         n = len(frames)
         print(json.dumps({"cpu_ms": cpu / n * 1000.0, "wall_ms": wall / n * 1000.0, "faces": faces}), flush=True)
@@ -108,7 +115,7 @@ class MediaPipeWorker:
 
 
 def compare(video: Path, max_frames: int, passes: int, sizes: list[tuple[int, int]],
-            python: Path = MEDIAPIPE_PYTHON) -> dict[str, Any]:
+            python: Path = MEDIAPIPE_PYTHON, mono: bool = False) -> dict[str, Any]:
     import numpy as np
 
     from edge.bench.core import decode, time_passes
@@ -120,6 +127,10 @@ def compare(video: Path, max_frames: int, passes: int, sizes: list[tuple[int, in
     cfg = load_config(None)
     configure_process(cfg.runtime.opencv_threads)
     frames, _ = decode(video, max_frames, StageTimer())
+    if mono:
+        from edge.bench.scenes import mono as in_gray
+
+        frames = in_gray(frames)
     timer = StageTimer(window=len(frames))
     pipeline = VisionPipeline.from_config(cfg, timer)
     ours: dict[tuple[int, int], list[float]] = {size: [] for size in sizes}
@@ -165,6 +176,7 @@ def compare(video: Path, max_frames: int, passes: int, sizes: list[tuple[int, in
             "mediapipe_face_found_pct": round(100.0 * faces["mediapipe"][size] / len(frames), 2),
         })
     return {"video": str(video), "frames": len(frames), "passes": passes, "timing": "process CPU time per frame",
+            "frames_kind": "mono" if mono else "colour",
             "mediapipe": mediapipe.versions, "sizes": rows}
 
 
@@ -184,7 +196,8 @@ def landmarks_pass(pipeline: Any, frames: list[Any], size: tuple[int, int]) -> f
 
 
 def format_result(result: dict[str, Any]) -> str:
-    lines = [f"{result['frames']} frames of {Path(result['video']).name}, median of {result['passes']} passes "
+    lines = [f"{result['frames']} {result['frames_kind']} frames of {Path(result['video']).name}, median of "
+             f"{result['passes']} passes "
              f"each, in turns; process CPU time per frame (MediaPipe {result['mediapipe']['mediapipe']})",
              f"{'size':<12}{'project ms':>12}{'MediaPipe ms':>14}{'ratio':>8}{'landmarks ms':>14}{'ratio':>8}"]
     for row in result["sizes"]:
@@ -206,6 +219,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--passes", type=int, default=3, help="passes of each side; the median is reported (default 3)")
     p.add_argument("--sizes", default="640x360", help="frame sizes, comma-separated (default 640x360)")
     p.add_argument("--mediapipe-python", default=str(MEDIAPIPE_PYTHON), help="the MediaPipe venv's python")
+    p.add_argument("--mono", action="store_true",
+                   help="the frames in gray, as a NIR camera gives them (MediaPipe gets them as RGB)")
     p.add_argument("--json", metavar="OUT", help="also write the results as JSON")
     args = p.parse_args(argv)
     if args.worker:
@@ -228,7 +243,7 @@ def main(argv: list[str] | None = None) -> int:
         from edge.demo import clip_path
 
         video = clip_path("WolfgangLanger_Pexels.mp4")
-    result = compare(video, args.max_frames, args.passes, sizes, python)
+    result = compare(video, args.max_frames, args.passes, sizes, python, args.mono)
     print(format_result(result))
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")

@@ -39,8 +39,22 @@ def test_mediapipe_and_the_project_are_timed_on_the_same_frames(tmp_path):
         assert len(row["project_landmarks_passes"]) == 2  # our landmarks alone, like for like, in the same turns
         assert row["landmarks_ratio"] == pytest.approx(
             row["project_landmarks_cpu_ms_per_frame"] / row["mediapipe_cpu_ms_per_frame"], abs=2e-3)
-    assert "ratio" in proc.stdout
+    assert "ratio" in proc.stdout and result["frames_kind"] == "colour"
     assert ours() == before  # the frames' temporary folder is gone
+
+
+@pytest.mark.skipif(not MEDIAPIPE_PYTHON.exists(), reason="no .venv-mediapipe (make mediapipe-venv)")
+def test_mono_frames_reach_both_sides(tmp_path):
+    """A NIR camera's gray frames: the project takes them as they are, MediaPipe as RGB; both find the presenter."""
+    out = tmp_path / "mediapipe.json"
+    proc = subprocess.run([sys.executable, "tools/mediapipe_facemesh.py", "--max-frames", "20", "--passes", "1",
+                           "--mono", "--json", str(out)], capture_output=True, text=True, cwd=ROOT, env=ENV,
+                          timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(out.read_text())
+    assert result["frames_kind"] == "mono" and "20 mono frames" in proc.stdout
+    row = result["sizes"][0]
+    assert row["project_face_found_pct"] == row["mediapipe_face_found_pct"] == 100.0
 
 
 def test_a_missing_mediapipe_venv_is_reported(tmp_path):
