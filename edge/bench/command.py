@@ -96,9 +96,9 @@ def _scenes(args: argparse.Namespace, cfg: Config, video: Path, result: dict[str
     lines: list[str] = []
     if not args.no_resolutions:
         frames, _ = decode(video, args.resolution_frames, StageTimer())
-        result["resolutions"] = scenes.resolution_bench(cfg, frames, args.resolution_passes)
-        result["resolutions_mono"] = scenes.resolution_bench(cfg, scenes.mono(frames), args.resolution_passes)
-        del frames
+        parts = scenes.resolution_bench(cfg, {"colour": frames, "mono": scenes.mono(frames)}, args.resolution_passes)
+        result["resolutions"], result["resolutions_mono"] = parts["colour"], parts["mono"]
+        del frames, parts
         lines += ["", *scenes.format_resolutions(result["resolutions"]),
                   *scenes.format_resolutions(result["resolutions_mono"], "mono frames (a NIR camera's gray)")]
     if not args.no_empty_seat:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import statistics
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -28,38 +28,43 @@ EMPTY_SEAT_CLIP = "noface_face.mov"
 FACE_FRAME = 96  # the first frame of EMPTY_SEAT_CLIP with a face
 
 
-def resolution_bench(cfg: Config, frames: Sequence[Frame], passes: int,
-                     sizes: Sequence[tuple[int, int]] = RESOLUTIONS) -> dict[str, Any]:
-    """The session's CPU per frame and each stage's p50 with `frames` scaled to each size. The sizes take turns
-    within each pass (640, 1280, 1920, 640, ...), so a machine's drift hits them alike."""
-    timers = {size: StageTimer(window=len(frames) * passes) for size in sizes}
-    pipeline = VisionPipeline.from_config(cfg, timers[sizes[0]])
-    for size in sizes:
-        for frame in frames[:WARMUP_FRAMES]:
+def resolution_bench(cfg: Config, kinds: Mapping[str, Sequence[Frame]], passes: int,
+                     sizes: Sequence[tuple[int, int]] = RESOLUTIONS) -> dict[str, dict[str, Any]]:
+    """Per kind of frames (colour, mono: the same clip), the session's CPU per frame and each stage's p50 with the
+    frames scaled to each size. Every size of every kind takes its turn within each pass (colour 640, 1280, 1920,
+    mono 640, ...), so a machine's drift hits them all alike and the kinds compare as well as the sizes."""
+    turns = [(kind, size) for kind in kinds for size in sizes]
+    timers = {turn: StageTimer(window=len(kinds[turn[0]]) * passes) for turn in turns}
+    pipeline = VisionPipeline.from_config(cfg, timers[turns[0]])
+    for kind, size in turns:
+        for frame in kinds[kind][:WARMUP_FRAMES]:
             pipeline.process(scaled(frame, size))
-        timers[size].clear()
-    cpu: dict[tuple[int, int], list[float]] = {size: [] for size in sizes}
-    faces: dict[tuple[int, int], int] = {}
+    timers[turns[0]].clear()  # the warm-up's stages
+    cpu: dict[tuple[str, tuple[int, int]], list[float]] = {turn: [] for turn in turns}
+    faces: dict[tuple[str, tuple[int, int]], int] = {}
     for _ in range(passes):
+        for turn in turns:
+            pipeline.timer = timers[turn]  # the stages of this turn only
+            timed = time_passes(cfg, pipeline, kinds[turn[0]], 1, timers[turn], turn[1])
+            cpu[turn] += timed.cpu_ms
+            faces[turn] = timed.faces
+    out = {}
+    for kind, frames in kinds.items():
+        base = statistics.median(cpu[kind, sizes[0]])
+        rows = []
         for size in sizes:
-            pipeline.timer = timers[size]  # the stages of this size only
-            timed = time_passes(cfg, pipeline, frames, 1, timers[size], size)
-            cpu[size] += timed.cpu_ms
-            faces[size] = timed.faces
-    base = statistics.median(cpu[sizes[0]])
-    rows = []
-    for size in sizes:
-        median = statistics.median(cpu[size])
-        rows.append({
-            "frame_size": list(size),
-            "cpu_ms_per_frame": round(median, 3),
-            "cpu_ms_per_frame_passes": [round(c, 3) for c in cpu[size]],
-            "ratio_to_first": round(median / base, 3),
-            "face_found_pct": round(100.0 * faces[size] / len(frames), 2),
-            "stages_p50_ms": {name: row["p50_ms"] for name, row in timers[size].percentiles_ms().items()},
-        })
-    h, w = frames[0].image.shape[:2]
-    return {"source_size": [w, h], "frames": len(frames), "passes": passes, "sizes": rows}
+            median = statistics.median(cpu[kind, size])
+            rows.append({
+                "frame_size": list(size),
+                "cpu_ms_per_frame": round(median, 3),
+                "cpu_ms_per_frame_passes": [round(c, 3) for c in cpu[kind, size]],
+                "ratio_to_first": round(median / base, 3),
+                "face_found_pct": round(100.0 * faces[kind, size] / len(frames), 2),
+                "stages_p50_ms": {name: row["p50_ms"] for name, row in timers[kind, size].percentiles_ms().items()},
+            })
+        h, w = frames[0].image.shape[:2]
+        out[kind] = {"source_size": [w, h], "frames": len(frames), "passes": passes, "sizes": rows}
+    return out
 
 
 def mono(frames: Sequence[Frame]) -> list[Frame]:

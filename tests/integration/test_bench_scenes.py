@@ -8,27 +8,23 @@ from edge.bench.core import decode
 from edge.stats import StageTimer
 
 
-def test_the_three_frame_sizes_are_each_timed_with_their_stages(config, clip):
-    frames, _ = decode(clip("WolfgangLanger_Pexels.mp4"), 14, StageTimer())
-    part = scenes.resolution_bench(config, frames, passes=2)
-    assert part["source_size"] == [640, 360] and part["frames"] == 14 and part["passes"] == 2
-    rows = part["sizes"]
-    assert [tuple(r["frame_size"]) for r in rows] == [(640, 360), (1280, 720), (1920, 1080)]
-    for row in rows:
-        assert len(row["cpu_ms_per_frame_passes"]) == 2 and row["cpu_ms_per_frame"] > 0
-        assert row["face_found_pct"] == 100.0  # the same face, whatever the size
-        assert {"preprocess", "landmarks", "eyes", "vision", "monitor"} <= row["stages_p50_ms"].keys()
-        assert row["ratio_to_first"] == pytest.approx(row["cpu_ms_per_frame"] / rows[0]["cpu_ms_per_frame"], abs=2e-3)
-    assert rows[0]["ratio_to_first"] == 1.0
-
-
-def test_mono_frames_are_the_same_clip_in_gray(config, clip):
+def test_the_three_frame_sizes_are_each_timed_with_their_stages_in_colour_and_mono(config, clip):
     frames, _ = decode(clip("WolfgangLanger_Pexels.mp4"), 14, StageTimer())
     gray = scenes.mono(frames)
     assert [f.image.shape for f in gray] == [(360, 640)] * 14 and [f.t for f in gray] == [f.t for f in frames]
-    part = scenes.resolution_bench(config, gray, passes=1)
-    assert [tuple(r["frame_size"]) for r in part["sizes"]] == [(640, 360), (1280, 720), (1920, 1080)]
-    assert all(r["face_found_pct"] == 100.0 for r in part["sizes"])  # the driver is found in gray at every size
+    parts = scenes.resolution_bench(config, {"colour": frames, "mono": gray}, passes=2)
+    assert list(parts) == ["colour", "mono"]
+    for part in parts.values():
+        assert part["source_size"] == [640, 360] and part["frames"] == 14 and part["passes"] == 2
+        rows = part["sizes"]
+        assert [tuple(r["frame_size"]) for r in rows] == [(640, 360), (1280, 720), (1920, 1080)]
+        for row in rows:
+            assert len(row["cpu_ms_per_frame_passes"]) == 2 and row["cpu_ms_per_frame"] > 0
+            assert row["face_found_pct"] == 100.0  # the same face, whatever the size, in colour or in gray
+            assert {"preprocess", "landmarks", "eyes", "vision", "monitor"} <= row["stages_p50_ms"].keys()
+            assert row["ratio_to_first"] == pytest.approx(row["cpu_ms_per_frame"] / rows[0]["cpu_ms_per_frame"],
+                                                          abs=2e-3)
+        assert rows[0]["ratio_to_first"] == 1.0
 
 
 def test_looped_stretch_keeps_the_clock_running():
