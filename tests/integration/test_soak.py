@@ -56,6 +56,24 @@ def test_the_verdict_fails_on_a_leak_and_on_a_lost_event():
     assert analyse(series(), EVENTS, EVENTS, 2 * HOUR, 10, 9)["verdict"] == "fail"  # an outage did not happen
 
 
+def test_a_dip_in_threads_is_no_leak_but_a_rise_is():
+    """Fewer threads for a while is no leak (a soak saw 11 drop to 8 in two of 189 samples); more threads that
+    stay, or a steady climb, is."""
+    dip = series()
+    for s in dip[100:102]:
+        s["threads"] = 8
+    assert analyse(dip, EVENTS, EVENTS, 2 * HOUR, 10, 10)["checks"]["threads_stable"]["ok"] is True
+    stays = series()
+    for s in stays[100:]:
+        s["threads"] = 14
+    assert analyse(stays, EVENTS, EVENTS, 2 * HOUR, 10, 10)["checks"]["threads_stable"]["ok"] is False
+    climb = series()
+    for i, s in enumerate(climb):
+        s["threads"] = 11 + i // 60  # one more every 30 min
+    check = analyse(climb, EVENTS, EVENTS, 2 * HOUR, 10, 10)["checks"]["threads_stable"]
+    assert check["ok"] is False and check["value"] == 3  # 11 after the warm-up, 14 at the end
+
+
 def test_a_short_run_judges_no_memory_trend():
     """A minute of start-up growth is no leak: too short a fit window is reported, not judged."""
     report = analyse(series(hours=1 / 60, interval=5.0, rss_per_h=300.0), EVENTS, EVENTS, 60.0, 2, 2, Limits())
