@@ -55,7 +55,7 @@ def worker(frames_npy: Path) -> int:
     to_rgb = cv2.COLOR_GRAY2RGB if frames.ndim == 3 else cv2.COLOR_BGR2RGB  # (N, H, W): a mono camera's frames
 
     def sized(i: int, size: tuple[int, int]) -> np.ndarray:
-        image = np.ascontiguousarray(frames[i])
+        image = np.array(frames[i])  # in memory, as the project's frames are: no page of the file read in the timing
         h, w = image.shape[:2]
         if (w, h) != size:
             image = cv2.resize(image, size, interpolation=cv2.INTER_AREA if size[0] < w else cv2.INTER_LINEAR)
