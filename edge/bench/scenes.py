@@ -14,14 +14,13 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import cv2
-
 from edge.bench.core import WARMUP_FRAMES, scaled, time_passes
 from edge.config import Config
 from edge.session import DriveSession, recorded_modalities
 from edge.stats import StageTimer
 from edge.types import Frame
 from edge.vision.pipeline import VisionPipeline
+from edge.vision.preprocess import to_gray
 
 RESOLUTIONS: tuple[tuple[int, int], ...] = ((640, 360), (1280, 720), (1920, 1080))
 EMPTY_SEAT_CLIP = "noface_face.mov"
@@ -69,8 +68,7 @@ def resolution_bench(cfg: Config, kinds: Mapping[str, Sequence[Frame]], passes: 
 
 def mono(frames: Sequence[Frame]) -> list[Frame]:
     """The frames in gray, as a monochrome NIR camera delivers them: no colour conversion left in the pipeline."""
-    return [Frame(cv2.cvtColor(f.image, cv2.COLOR_BGR2GRAY), f.t, f.index) if f.image.ndim == 3 else f
-            for f in frames]
+    return [Frame(to_gray(f.image), f.t, f.index) for f in frames]
 
 
 def read_clip(path: Path, frames: int) -> list[Frame]:
