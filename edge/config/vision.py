@@ -57,8 +57,9 @@ class RuntimeConfig(_Section):
 
 
 class VisionConfig(_Section):
-    # Contrast normalisation of each gray model input: "clahe" (local; steadiest EAR under gamma 0.4-2.5 and
-    # noise), "equalize" (global histogram, 0.3 ms cheaper per frame), or "none".
+    # Contrast normalisation of the detector's and FaceMesh's gray inputs: "clahe" (local; on dim or flat frames it
+    # keeps the landmarks twice as near the frame as recorded as "none" does, for 0.15-0.25 ms per frame),
+    # "equalize" (global histogram, ~0.15 ms cheaper, farther off on every frame), or "none" (tools/eval_normalise.py).
     normalise: Literal["clahe", "equalize", "none"] = "clahe"
     clahe_clip_limit: float = bounded(
         2.0, gt=0.0, le=256.0, why="OpenCV clips a bin at limit x pixels / 256: at 256 none is clipped, more changes "

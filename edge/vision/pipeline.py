@@ -124,6 +124,11 @@ class VisionPipeline:
         self._closed_probs: tuple[float, ...] = ()  # the last frame's eye states
         self.still.reset()
 
+    @property
+    def track(self) -> Roi | None:
+        """Where the next frame's landmarks will be looked for: None while no face is tracked."""
+        return self._track
+
     def process(self, frame: Frame) -> FaceObservation:
         if not self._search_due(frame.t):
             return FaceObservation.absent(frame.t, frame.index)
