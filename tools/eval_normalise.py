@@ -9,8 +9,8 @@ difference is carried from frame to frame, as a track would) on the frame as rec
 it (gamma 0.5 and 2; contrast x0.4 about the mean; all levels x0.3, a weak NIR illuminator, also with sensor noise;
 lit from one side), once per normalisation.
 
-The reference is "none" on the frame as recorded: the input FaceMesh was trained on, and the one MediaPipe's own
-solution gives it. Per variant and normalisation: the mean landmark distance from the reference as % of the eye
+The reference is "none" on the frame as recorded: FaceMesh's own kind of input, no contrast changed, as MediaPipe's
+own solution gives it. Per variant and normalisation: the mean landmark distance from the reference as % of the eye
 corners' distance (NME), and p95 of the EAR and yaw differences. The ideal is the reference's landmarks whatever
 the exposure: the face did not move. Also each normalisation's CPU per landmark run (crop, normalisation, model).
 """
@@ -23,6 +23,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import get_args
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -30,7 +31,7 @@ sys.path.insert(0, str(ROOT))
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
-from edge.config import Config  # noqa: E402
+from edge.config import Config, VisionConfig  # noqa: E402
 from edge.runtime import configure_process  # noqa: E402
 from edge.sources.recording import open_replay  # noqa: E402
 from edge.vision.geometry import LEFT_EYE, RIGHT_EYE, HeadPoseEstimator, eye_aspect_ratio  # noqa: E402
@@ -38,7 +39,7 @@ from edge.vision.landmarks import LEFT_EYE_OUTER, RIGHT_EYE_OUTER, FaceMesh, Roi
 from edge.vision.pipeline import VisionPipeline  # noqa: E402
 from edge.vision.preprocess import Normaliser, to_gray  # noqa: E402
 
-MODES = ("clahe", "equalize", "none")
+MODES: tuple[str, ...] = get_args(VisionConfig.model_fields["normalise"].annotation)  # every vision.normalise
 REFERENCE_MODE = "none"
 DIGITS = {"nme_pct": 3, "ear_p95": 4, "yaw_p95_deg": 2}  # each measure's rounding
 

@@ -58,7 +58,7 @@ class RuntimeConfig(_Section):
 
 class VisionConfig(_Section):
     # Contrast normalisation of the detector's and FaceMesh's gray inputs: "clahe" (local; on dim or flat frames it
-    # keeps the landmarks twice as near the frame as recorded as "none" does, for 0.15-0.25 ms per frame),
+    # keeps the landmarks twice as near the frame as recorded as "none" does, for 0.15-0.26 ms per frame),
     # "equalize" (global histogram, ~0.15 ms cheaper, farther off on every frame), or "none" (tools/eval_normalise.py).
     normalise: Literal["clahe", "equalize", "none"] = "clahe"
     clahe_clip_limit: float = bounded(
