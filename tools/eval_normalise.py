@@ -58,7 +58,7 @@ def _contrast(factor: float) -> Callable[[np.ndarray], np.ndarray]:
 
 
 def _side_lit(gray: np.ndarray) -> np.ndarray:
-    """Lit from the right: levels x0.25 on the left quarter of the frame, rising to x1 at three quarters."""
+    """Lit from the right: levels x0.25 on the left three eighths of the frame, rising evenly to x1 at 3/4."""
     ramp = np.clip(np.linspace(-0.5, 1.5, gray.shape[1]), 0.25, 1.0).astype(np.float32)
     return np.clip(gray * ramp, 0, 255).astype(np.uint8)
 
