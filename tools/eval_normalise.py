@@ -82,9 +82,9 @@ VARIANTS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
 }
 
 
-def tracked_samples(clip: Path, cfg: Config, every: int) -> list[tuple[np.ndarray, Roi]]:
+def tracked_samples(clip: Path, pipeline: VisionPipeline, every: int) -> list[tuple[np.ndarray, Roi]]:
     """(gray frame, the ROI the tracker ran FaceMesh in) for every `every`th frame with a tracked face."""
-    pipeline = VisionPipeline.from_config(cfg)
+    pipeline.reset()  # a fresh drive
     samples, tracked = [], 0
     with open_replay(clip) as source:
         for frame in source:
@@ -135,13 +135,13 @@ def cpu_ms_per_run(samples: list[tuple[np.ndarray, Roi]], mesh: FaceMesh) -> flo
 
 
 def evaluate(clips: list[Path], cfg: Config, every: int) -> dict:
-    pipeline = VisionPipeline.from_config(cfg)  # its FaceMesh model, shared by every normalisation
+    pipeline = VisionPipeline.from_config(cfg)  # the tracker, and its FaceMesh model for every normalisation
     vision = cfg.vision
     meshes = {mode: FaceMesh(pipeline.mesh.model, Normaliser(mode, vision.clahe_clip_limit, vision.clahe_tile_grid))
               for mode in MODES}
     result: dict = {"reference": f"{REFERENCE_MODE!r} on the frame as recorded", "every": every, "clips": {}}
     for clip in clips:
-        samples = tracked_samples(clip, cfg, every)
+        samples = tracked_samples(clip, pipeline, every)
         if not samples:
             raise SystemExit(f"{clip}: no tracked face to compare on")
         cpu = {mode: cpu_ms_per_run(samples, mesh) for mode, mesh in meshes.items()}

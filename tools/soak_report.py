@@ -13,8 +13,8 @@ WARM_UP_FRACTION = 0.1  # samples before this share of the run are start-up (mod
 @dataclass(frozen=True)
 class Limits:
     rss_growth_mb_per_h: float = 2.0
-    fd_spread: int = 4  # rise of open fds after the warm-up: a broker reconnect may hold one more for a moment
-    thread_spread: int = 2  # rise of threads after the warm-up
+    fd_rise: int = 4  # rise of open fds after the warm-up: a broker reconnect may hold one more for a moment
+    thread_rise: int = 2  # rise of threads after the warm-up
     min_fit_s: float = 1800.0  # a shorter fit window gives no RSS trend worth judging (start-up noise dominates)
 
 
@@ -64,7 +64,7 @@ def analyse(
     fit = [(s["t"], s["rss_mb"]) for s in warm]
     growth = slope_per_hour(fit)
     fit_s = fit[-1][0] - fit[0][0] if fit else 0.0
-    fds, threads = _span([s["fds"] for s in warm]), _span([s["threads"] for s in warm])
+    warm_fds, warm_threads = [s["fds"] for s in warm], [s["threads"] for s in warm]
     pendings = [s["pending"] for s in samples if s.get("pending") is not None]
     if max_pending is None:
         max_pending = max(pendings, default=None)
@@ -84,11 +84,11 @@ def analyse(
     else:
         check("rss_growth", growth < limits.rss_growth_mb_per_h, round(growth, 3),
               f"< {limits.rss_growth_mb_per_h} MB/h")
-    fd_rise, thread_rise = rise([s["fds"] for s in warm]), rise([s["threads"] for s in warm])
-    check("fds_stable", fd_rise is not None and fd_rise <= limits.fd_spread, fd_rise,
-          f"rise after warm-up (max - median, last - first) <= {limits.fd_spread}")
-    check("threads_stable", thread_rise is not None and thread_rise <= limits.thread_spread, thread_rise,
-          f"rise after warm-up (max - median, last - first) <= {limits.thread_spread}")
+    fd_rise, thread_rise = rise(warm_fds), rise(warm_threads)
+    check("fds_stable", fd_rise is not None and fd_rise <= limits.fd_rise, fd_rise,
+          f"rise after warm-up (max - median, last - first) <= {limits.fd_rise}")
+    check("threads_stable", thread_rise is not None and thread_rise <= limits.thread_rise, thread_rise,
+          f"rise after warm-up (max - median, last - first) <= {limits.thread_rise}")
     check("events_occurred", len(produced_set) > 0, len(produced_set), "> 0 (a soak without alerts proves nothing)")
     check("lost", not lost, len(lost), "0")
     check("outages", outages_done == outages_planned, outages_done, f"{outages_planned} planned")
@@ -102,8 +102,8 @@ def analyse(
                    "max": max((s["rss_mb"] for s in samples), default=None)},
         "rss_growth_mb_per_h": None if growth is None else round(growth, 3),
         "rss_fit_window_s": round(fit_s, 1),
-        "fds": fds,
-        "threads": threads,
+        "fds": _span(warm_fds),
+        "threads": _span(warm_threads),
         "outbox_max_pending": max_pending,
         "outbox_max_bytes": max((s["outbox_bytes"] for s in samples if s.get("outbox_bytes") is not None),
                                 default=None),

@@ -26,7 +26,7 @@ def probe(gray: np.ndarray, points: np.ndarray) -> np.ndarray:
 
 
 class StillFace:
-    def __init__(self, max_reuse: int, threshold: float, open_below: float = 0.5):
+    def __init__(self, max_reuse: int, threshold: float, open_below: float):
         self.max_reuse = max_reuse
         self.threshold = threshold
         self.open_below = open_below  # the last frame's closed probability of both eyes must be below this
